@@ -1,0 +1,365 @@
+"""Steps: how records move from one version of a subject to the next, and back.
+
+A step sits between two consecutive versions and is a list of operations, declared in ``subject.yaml``.
+Declarative operations say what changed (a field added, copied, renamed, removed, promoted to a wider
+type), so the library can both move records and write the SQL that moves a table. Where a change cannot be
+declared, a ``call`` operation names a Python function for each direction.
+
+Fields that a new version adds with a default and that no operation mentions are filled from that default,
+as Avro schema resolution would fill them; fields it drops are removed. Everything else must be declared.
+
+Operations, as written in YAML::
+
+    - add: email                                  # filled with the field's default in the new version
+    - add: {field: country, value: "ES"}          # or with a given value
+    - copy: {field: updated_at, from: created_at} # a new field taking another field's value
+    - rename: {from: mail, to: email}             # the new field should list the old name in its aliases
+    - remove: fax                                 # downgrade puts back the old version's default
+    - promote: {field: amount, to: double}        # int->long->float->double, string<->bytes
+    - call: {upgrade: "pkg.module:function", downgrade: "pkg.module:function"}
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from versioning.errors import Problem, StepError
+from versioning.schema import Schema
+
+Record = dict[str, Any]
+RecordFunction = Callable[[Record], Record]
+
+PROMOTIONS = {
+    ("int", "long"),
+    ("int", "float"),
+    ("int", "double"),
+    ("long", "float"),
+    ("long", "double"),
+    ("float", "double"),
+    ("string", "bytes"),
+    ("bytes", "string"),
+}
+
+
+@dataclass(frozen=True)
+class Add:
+    """A field the new version adds, filled with ``value`` (or the new field's default)."""
+
+    field: str
+    value: Any = None
+    has_value: bool = False
+
+
+@dataclass(frozen=True)
+class Copy:
+    """A field the new version adds, filled with the value of ``source`` (e.g. ``updated_at`` from ``created_at``)."""
+
+    field: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Rename:
+    """A field renamed from ``old`` to ``new``."""
+
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Remove:
+    """A field the new version drops; a downgrade puts back the old version's default."""
+
+    field: str
+
+
+@dataclass(frozen=True)
+class Promote:
+    """A field whose type widens (``int`` to ``long``, ``float`` to ``double``, ``string`` to ``bytes``...)."""
+
+    field: str
+    to: str
+    source_type: str = ""
+
+
+@dataclass(frozen=True)
+class Call:
+    """Python functions (``module:function``) that move one record up, and optionally back down."""
+
+    upgrade: str
+    downgrade: str | None = None
+
+
+Operation = Add | Copy | Rename | Remove | Promote | Call
+
+
+@dataclass
+class Step:
+    """The move between two consecutive versions: declared operations plus the implied defaults and drops."""
+
+    from_version: int
+    to_version: int
+    operations: list[Operation]
+    implied_adds: list[str] = field(default_factory=list)
+    """New fields with a default that no operation mentions: filled from the default."""
+    implied_removes: list[str] = field(default_factory=list)
+    """Old fields that no operation mentions and the new version lacks: dropped."""
+    old: Schema | None = None
+    new: Schema | None = None
+    folder: Path | None = None
+    """The subject's folder, where a ``call`` operation's module may live."""
+
+    @property
+    def has_callable(self) -> bool:
+        """Whether a Python function takes part (so the step's effect is not fully declared)."""
+        return any(isinstance(op, Call) for op in self.operations)
+
+    def upgrade(self, record: Record) -> Record:
+        """Move one record from ``from_version`` to ``to_version``; the input is not modified."""
+        out = dict(record)
+        assert self.new is not None
+        for op in self.operations:
+            if isinstance(op, Add):
+                out[op.field] = op.value if op.has_value else _default_of(self.new, op.field)
+            elif isinstance(op, Copy):
+                out[op.field] = out.get(op.source)
+            elif isinstance(op, Rename):
+                if op.old in out:
+                    out[op.new] = out.pop(op.old)
+            elif isinstance(op, Remove):
+                out.pop(op.field, None)
+            elif isinstance(op, Promote):
+                if op.field in out:
+                    out[op.field] = _promote(out[op.field], op.source_type, op.to, op.field)
+            else:
+                out = _call(op.upgrade, out, self)
+        for name in self.implied_adds:
+            out.setdefault(name, _default_of(self.new, name))
+        for name in self.implied_removes:
+            out.pop(name, None)
+        return out
+
+    def downgrade(self, record: Record) -> Record:
+        """Move one record from ``to_version`` back to ``from_version``; the input is not modified."""
+        out = dict(record)
+        assert self.old is not None
+        for name in self.implied_removes:
+            out.setdefault(name, _default_of(self.old, name))
+        for name in self.implied_adds:
+            out.pop(name, None)
+        for op in reversed(self.operations):
+            if isinstance(op, (Add, Copy)):
+                out.pop(op.field, None)
+            elif isinstance(op, Rename):
+                if op.new in out:
+                    out[op.old] = out.pop(op.new)
+            elif isinstance(op, Remove):
+                out[op.field] = _default_of(self.old, op.field)
+            elif isinstance(op, Promote):
+                if op.field in out:
+                    out[op.field] = _demote(out[op.field], op.to, op.source_type, op.field)
+            else:
+                if op.downgrade is None:
+                    raise StepError(
+                        f"step v{self.from_version}->v{self.to_version} has no downgrade function "
+                        f"(its call operation names only upgrade={op.upgrade!r}); add 'downgrade:' to it"
+                    )
+                out = _call(op.downgrade, out, self)
+        return out
+
+
+def parse_operations(raw: Any, where: str) -> tuple[list[Operation], list[Problem]]:
+    """Read a step's operation list as written in ``subject.yaml``; returns operations and problems."""
+    operations: list[Operation] = []
+    problems: list[Problem] = []
+    if raw is None:
+        return operations, problems
+    if not isinstance(raw, list):
+        return operations, [Problem(where, "a step's 'upgrade' must be a list of operations")]
+    for i, item in enumerate(raw):
+        at = f"{where}[{i}]"
+        if not isinstance(item, dict) or len(item) != 1:
+            problems.append(Problem(at, f"an operation is one of {_OP_NAMES} with its arguments, got {item!r}"))
+            continue
+        ((name, args),) = item.items()
+        try:
+            operations.append(_operation(name, args))
+        except (TypeError, KeyError, ValueError) as err:
+            problems.append(Problem(at, f"{name}: {err}"))
+    return operations, problems
+
+
+_OP_NAMES = "add, copy, rename, remove, promote, call"
+
+
+def _operation(name: str, args: Any) -> Operation:
+    def need(key: str) -> str:
+        if not isinstance(args, dict) or not isinstance(args.get(key), str):
+            raise KeyError(f"needs '{key}: <name>'")
+        return str(args[key])
+
+    if name == "add":
+        if isinstance(args, str):
+            return Add(args)
+        return Add(need("field"), args.get("value"), "value" in args)
+    if name == "copy":
+        return Copy(need("field"), need("from"))
+    if name == "rename":
+        return Rename(need("from"), need("to"))
+    if name == "remove":
+        return Remove(args if isinstance(args, str) else need("field"))
+    if name == "promote":
+        return Promote(need("field"), need("to"))
+    if name == "call":
+        return Call(need("upgrade"), args.get("downgrade"))
+    raise ValueError(f"unknown operation; use one of {_OP_NAMES}")
+
+
+def build_step(
+    from_version: int, to_version: int, operations: list[Operation], old: Schema, new: Schema, where: str
+) -> tuple[Step, list[Problem]]:
+    """Check a step's operations against the two schemas and work out the implied adds and drops."""
+    problems: list[Problem] = []
+    fields = set(old.field_names)
+    resolved: list[Operation] = []
+    for i, op in enumerate(operations):
+        at = f"{where}[{i}]"
+        if isinstance(op, (Add, Copy)):
+            if op.field not in new.field_names:
+                problems.append(Problem(at, f"field {op.field!r} is not in v{to_version}; add it to the schema"))
+            elif isinstance(op, Add) and not op.has_value and not _has_default(new, op.field):
+                problems.append(
+                    Problem(at, f"field {op.field!r} has no default in v{to_version}; give it one or a 'value'")
+                )
+            if isinstance(op, Copy) and op.source not in fields:
+                problems.append(Problem(at, f"copy source {op.source!r} is not a field of v{from_version}"))
+            fields.add(op.field)
+        elif isinstance(op, Rename):
+            if op.old not in fields:
+                problems.append(Problem(at, f"rename: {op.old!r} is not a field of v{from_version}"))
+            if op.new not in new.field_names:
+                problems.append(Problem(at, f"rename: {op.new!r} is not a field of v{to_version}"))
+            fields.discard(op.old)
+            fields.add(op.new)
+        elif isinstance(op, Remove):
+            if op.field not in fields:
+                problems.append(Problem(at, f"remove: {op.field!r} is not a field of v{from_version}"))
+            fields.discard(op.field)
+        elif isinstance(op, Promote):
+            source_type = _plain_type(old, op.field)
+            if (source_type, op.to) not in PROMOTIONS:
+                problems.append(
+                    Problem(at, f"promote: {op.field!r} cannot be promoted from {source_type} to {op.to}")
+                )
+            op = Promote(op.field, op.to, source_type or "")
+        resolved.append(op)
+    has_call = any(isinstance(op, Call) for op in operations)
+    implied_adds: list[str] = []
+    for name in new.field_names:
+        if name in fields:
+            continue
+        if _has_default(new, name) or has_call:
+            implied_adds.append(name)
+        else:
+            problems.append(
+                Problem(
+                    where,
+                    f"v{to_version} adds field {name!r} without a default and no operation fills it; "
+                    f"add '- add: {{field: {name}, value: ...}}', '- copy: ...' or a default to the schema",
+                )
+            )
+    implied_removes = [name for name in sorted(fields - set(new.field_names))]
+    step = Step(from_version, to_version, resolved, implied_adds, implied_removes, old, new)
+    return step, problems
+
+
+def _has_default(schema: Schema, name: str) -> bool:
+    found = schema.field(name)
+    return found is not None and "default" in found
+
+
+def _default_of(schema: Schema, name: str) -> Any:
+    found = schema.field(name)
+    if found is None or "default" not in found:
+        raise StepError(f"field {name!r} has no default in {schema.source}, so a record cannot be given one")
+    return found["default"]
+
+
+def _plain_type(schema: Schema, name: str) -> str | None:
+    found = schema.field(name)
+    if found is None:
+        return None
+    kind = found["type"]
+    if isinstance(kind, dict) and "logicalType" not in kind:
+        kind = kind.get("type")
+    return kind if isinstance(kind, str) else None
+
+
+def _promote(value: Any, source: str, target: str, name: str) -> Any:
+    if value is None:
+        return None
+    if target in ("float", "double"):
+        return float(value)
+    if source == "string" and target == "bytes":
+        return value.encode("utf-8") if isinstance(value, str) else value
+    if source == "bytes" and target == "string":
+        return value.decode("utf-8") if isinstance(value, bytes) else value
+    return value
+
+
+def _demote(value: Any, current: str, target: str, name: str) -> Any:
+    if value is None:
+        return None
+    if target in ("int", "long") and isinstance(value, float):
+        if not value.is_integer():
+            raise StepError(f"field {name!r}: {value!r} cannot go back to {target} without losing its fraction")
+        return int(value)
+    return _promote(value, current, target, name)
+
+
+_functions: dict[str, RecordFunction] = {}
+
+
+def load_function(reference: str, folder: Path | None = None) -> RecordFunction:
+    """Return the function ``module:function`` names, importing the module once.
+
+    A module that is a file in the subject's ``folder`` (``steps.py`` beside the schemas) is loaded from
+    there; anything else is imported from the Python path.
+    """
+    key = f"{folder}|{reference}"
+    if key not in _functions:
+        module_name, _, attribute = reference.partition(":")
+        if not module_name or not attribute:
+            raise StepError(f"{reference!r} is not 'package.module:function'")
+        local = folder / f"{module_name}.py" if folder is not None else None
+        try:
+            if local is not None and local.is_file():
+                spec = importlib.util.spec_from_file_location(f"_versioning_steps_{abs(hash(local))}", local)
+                assert spec is not None and spec.loader is not None
+                module = importlib.util.module_from_spec(spec)
+                spec.loader.exec_module(module)
+            else:
+                module = importlib.import_module(module_name)
+            _functions[key] = getattr(module, attribute)
+        except (ImportError, AttributeError, SyntaxError) as err:
+            raise StepError(f"cannot load step function {reference!r}: {err}") from None
+    return _functions[key]
+
+
+def _call(reference: str, record: Record, step: Step) -> Record:
+    function = load_function(reference, step.folder)
+    try:
+        result = function(dict(record))
+    except Exception as err:
+        raise StepError(
+            f"step v{step.from_version}->v{step.to_version}: {reference} failed on a record: "
+            f"{type(err).__name__}: {err}"
+        ) from err
+    if not isinstance(result, dict):
+        raise StepError(f"step function {reference} must return a dict, returned {type(result).__name__}")
+    return result

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 import avro.schema as A
 
@@ -188,15 +188,11 @@ def check_compatibility(
     for version, old in against:
         if mode.backward:
             result.extend(
-                check_reader_writer(
-                    new, old, subject=subject, reader_version=new_version, writer_version=version
-                )
+                check_reader_writer(new, old, subject=subject, reader_version=new_version, writer_version=version)
             )
         if mode.forward:
             result.extend(
-                check_reader_writer(
-                    old, new, subject=subject, reader_version=version, writer_version=new_version
-                )
+                check_reader_writer(old, new, subject=subject, reader_version=version, writer_version=new_version)
             )
     return result
 
@@ -245,23 +241,25 @@ class _Walker:
                 f"the reader's {_describe(reader)} cannot read the writer's {_describe(writer)}",
             )
             return
+        # Same Avro type on both sides from here on: the writer has the reader's attributes.
+        same = cast(Any, writer)
         if isinstance(reader, (A.RecordSchema, A.EnumSchema, A.FixedSchema)):
-            yield from _names(reader, writer, at)
+            yield from _names(reader, same, at)
         if isinstance(reader, A.RecordSchema):
             yield from self._record(reader, writer, at)
         elif isinstance(reader, A.EnumSchema):
             yield from _enum(reader, writer, at)
         elif isinstance(reader, A.FixedSchema):
-            if reader.size != writer.size:
+            if reader.size != same.size:
                 yield (
                     IncompatibilityKind.FIXED_SIZE_MISMATCH,
                     f"{at}/size",
-                    f"the reader's fixed {reader.fullname!r} has size {reader.size}, the writer's {writer.size}",
+                    f"the reader's fixed {reader.fullname!r} has size {reader.size}, the writer's {same.size}",
                 )
         elif isinstance(reader, A.ArraySchema):
-            yield from self.walk(reader.items, writer.items, f"{at}/items")
+            yield from self.walk(reader.items, same.items, f"{at}/items")
         elif isinstance(reader, A.MapSchema):
-            yield from self.walk(reader.values, writer.values, f"{at}/values")
+            yield from self.walk(reader.values, same.values, f"{at}/values")
         yield from _decimal(reader, writer, at)
 
     def _writer_union(self, reader: A.Schema, writer: A.UnionSchema, at: str) -> Iterator[Found]:
@@ -272,8 +270,7 @@ class _Walker:
                     yield (
                         IncompatibilityKind.MISSING_UNION_BRANCH,
                         f"{at}/{i}" if at else f"/{i}",
-                        f"the reader's union has no branch that reads the writer's branch {i} "
-                        f"({_describe(branch)})",
+                        f"the reader's union has no branch that reads the writer's branch {i} ({_describe(branch)})",
                     )
             return
         for branch in writer.schemas:
@@ -299,7 +296,7 @@ def _writer_field(writer: A.RecordSchema, reader_field: A.Field) -> A.Field | No
     found = writer.fields_dict.get(reader_field.name)
     if found is not None:
         return found
-    for alias in reader_field.props.get("aliases") or ():
+    for alias in _aliases(reader_field):
         if alias in writer.fields_dict:
             return writer.fields_dict[alias]
     return None
@@ -309,8 +306,9 @@ def _names(reader: A.NamedSchema, writer: A.NamedSchema, at: str) -> Iterator[Fo
     if reader.name == writer.name or reader.fullname == writer.fullname:
         return
     namespace = reader.namespace
-    aliases = {a if "." in a or not namespace else f"{namespace}.{a}" for a in reader.props.get("aliases") or ()}
-    if writer.fullname in aliases or writer.name in (reader.props.get("aliases") or ()):
+    written = _aliases(reader)
+    aliases = {a if "." in a or not namespace else f"{namespace}.{a}" for a in written}
+    if writer.fullname in aliases or writer.name in written:
         return
     yield (
         IncompatibilityKind.NAME_MISMATCH,
@@ -318,6 +316,11 @@ def _names(reader: A.NamedSchema, writer: A.NamedSchema, at: str) -> Iterator[Fo
         f"the reader's {reader.type} is named {reader.fullname!r}, the writer's {writer.fullname!r}; "
         f"add {writer.fullname!r} to the reader's aliases",
     )
+
+
+def _aliases(node: A.Schema | A.Field) -> list[str]:
+    aliases = node.props.get("aliases")
+    return [a for a in aliases if isinstance(a, str)] if isinstance(aliases, list) else []
 
 
 def _enum(reader: A.EnumSchema, writer: A.Schema, at: str) -> Iterator[Found]:

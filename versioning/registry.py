@@ -220,15 +220,11 @@ class Registry:
             old = found.schemas[version]
             if mode.backward:
                 result.extend(
-                    check_reader_writer(
-                        new, old, subject=subject, reader_version=candidate, writer_version=version
-                    )
+                    check_reader_writer(new, old, subject=subject, reader_version=candidate, writer_version=version)
                 )
             if mode.forward:
                 result.extend(
-                    check_reader_writer(
-                        old, new, subject=subject, reader_version=version, writer_version=candidate
-                    )
+                    check_reader_writer(old, new, subject=subject, reader_version=version, writer_version=candidate)
                 )
         return result
 
@@ -258,7 +254,7 @@ class Registry:
         if existing:
             document = _read_yaml(folder / SUBJECT_FILE) or {}
             problems: list[Problem] = []
-            step, problems = build_step(version - 1, version, [], existing.schemas[version - 1], parsed, "derived")
+            _, problems = build_step(version - 1, version, [], existing.schemas[version - 1], parsed, "derived")
             if problems:
                 raise RegistryError(problems)
             document.setdefault("steps", []).append({"from": version - 1, "to": version, "upgrade": []})
@@ -302,7 +298,9 @@ def _load_subject(folder: Path, root: Path, problems: list[Problem]) -> Subject 
             config = loaded or {}
     unknown = set(config) - {"description", "compatibility", "table", "steps"}
     for key in sorted(unknown):
-        problems.append(Problem(f"{rel(config_path)}:{key}", "unknown key; known: description, compatibility, table, steps"))
+        problems.append(
+            Problem(f"{rel(config_path)}:{key}", "unknown key; known: description, compatibility, table, steps")
+        )
     mode = Compatibility.BACKWARD
     if "compatibility" in config:
         try:
@@ -364,7 +362,11 @@ def _load_steps(
         raw = []
     for i, entry in enumerate(raw or []):
         at = f"{where}:steps[{i}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("from"), int) or not isinstance(entry.get("to"), int):
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("from"), int)
+            or not isinstance(entry.get("to"), int)
+        ):
             problems.append(Problem(at, "each step needs integer 'from' and 'to' versions"))
             continue
         start, end = entry["from"], entry["to"]

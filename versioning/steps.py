@@ -253,9 +253,7 @@ def build_step(
         elif isinstance(op, Promote):
             source_type = _plain_type(old, op.field)
             if (source_type, op.to) not in PROMOTIONS:
-                problems.append(
-                    Problem(at, f"promote: {op.field!r} cannot be promoted from {source_type} to {op.to}")
-                )
+                problems.append(Problem(at, f"promote: {op.field!r} cannot be promoted from {source_type} to {op.to}"))
             op = Promote(op.field, op.to, source_type or "")
         resolved.append(op)
     has_call = any(isinstance(op, Call) for op in operations)

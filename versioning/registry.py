@@ -57,6 +57,7 @@ from versioning.errors import (
 )
 from versioning.schema import Schema, parse_schema, read_schema_file
 from versioning.steps import Step, build_step, parse_operations
+from versioning.validation import FieldError, Validator
 
 SUBJECT_FILE = "subject.yaml"
 VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
@@ -88,6 +89,7 @@ class Subject:
     schemas: dict[int, Schema] = field(default_factory=dict)
     steps: dict[int, Step] = field(default_factory=dict)
     """Step from version ``n`` to ``n + 1``, keyed by ``n``."""
+    _validators: dict[int, Validator] = field(default_factory=dict, repr=False)
 
     @property
     def versions(self) -> list[int]:
@@ -120,6 +122,24 @@ class Subject:
         if number is None or number not in self.schemas:
             raise UnknownVersionError(self.name, version, self.versions)
         return number
+
+    def validator(self, version: int) -> Validator:
+        """The compiled validator of a version (compiled once, then reused)."""
+        number = self.version_number(version)
+        if number not in self._validators:
+            self._validators[number] = Validator(self.schemas[number])
+        return self._validators[number]
+
+    def validate(self, record: Any, version: int | None = None) -> tuple[int, list[FieldError]]:
+        """Validate one record; its own ``schema_version`` chooses the version unless ``version`` is given.
+
+        Returns the version used and the record's errors (empty when valid).
+        """
+        if version is None and isinstance(record, dict) and record.get(VERSION_FIELD) is not None:
+            number = self.version_number(record[VERSION_FIELD])
+        else:
+            number = self.version_number(version if version is not None else self.latest)
+        return number, self.validator(number).errors(record)
 
     def path(self, from_version: int, to_version: int) -> list[tuple[Step, bool]]:
         """The steps from one version to another, each with True to go up (upgrade) or False to go down."""

@@ -260,7 +260,7 @@ def _decimal(node: A.Schema) -> Check:
         if not isinstance(value, Decimal) or not value.is_finite():
             errors.append(FieldError(path, f"expected a decimal({precision},{scale}), got {_show(value)}"))
             return
-        sign, digits, exponent = value.as_tuple()
+        _, digits, exponent = value.as_tuple()
         assert isinstance(exponent, int)
         places = max(0, -exponent)
         integer_digits = max(len(digits) + exponent, 0)

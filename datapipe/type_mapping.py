@@ -1,0 +1,121 @@
+"""The mapping from reflected database column types to Avro types, losing nothing.
+
+Reflection quirks this order of checks accounts for:
+
+- Oracle ``NUMBER`` subclasses both ``Numeric`` and ``Integer`` in SQLAlchemy, so ``Numeric`` (which reads
+  precision and scale) is checked before ``Integer``.
+- Oracle reflects ``NUMBER(*, 0)`` (and ``INTEGER``) as ``INTEGER``: 38 digits, wider than a 64-bit long.
+- Oracle ``DATE`` subclasses ``DateTime`` and carries a time of day: it is a local timestamp, not a date.
+- ``TIMESTAMP WITH (LOCAL) TIME ZONE`` is an instant: ``timestamp-micros``; without a zone it is local time.
+
+BigQuery's types follow from the Avro type (see :mod:`datapipe.bigquery_schema`): a decimal becomes NUMERIC only
+when 0 <= scale <= 9 and precision - scale <= 29, BIGNUMERIC otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import oracle
+from sqlalchemy.types import TypeEngine
+
+from datapipe.config import UnconstrainedNumber
+
+LONG_DIGITS = 18
+"""Every integer of at most 18 decimal digits fits a signed 64-bit long (max 9,223,372,036,854,775,807)."""
+
+ORACLE_INTEGER_DIGITS = 38
+"""Oracle's ``INTEGER`` is ``NUMBER(38, 0)``."""
+
+BIGNUMERIC_MAX_SCALE = 38
+"""BigQuery's BIGNUMERIC holds at most 38 fractional digits."""
+
+BIGNUMERIC_MAX_INTEGER_DIGITS = 38
+"""BigQuery's BIGNUMERIC holds at most 38 integer digits (the 39th partially)."""
+
+
+class UnmappableType(Exception):
+    """A column type with no lossless Avro mapping; :attr:`reason` says why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+AvroType = str | dict[str, Any]
+"""An Avro type: a primitive name or a dict with a logical type."""
+
+
+def decimal(precision: int, scale: int) -> AvroType:
+    """An Avro ``decimal`` of a precision and scale."""
+    return {"type": "bytes", "logicalType": "decimal", "precision": precision, "scale": scale}
+
+
+def avro_type(column_type: TypeEngine[Any], dialect: str, unconstrained: UnconstrainedNumber) -> AvroType:
+    """The Avro type for a reflected SQLAlchemy column type from a source of ``dialect`` (e.g. ``oracle``)."""
+    # Order matters: see the module docstring.
+    if isinstance(column_type, oracle.DATE):
+        return {"type": "long", "logicalType": "local-timestamp-micros"}
+    if isinstance(column_type, sa.Boolean):
+        return "boolean"
+    if isinstance(column_type, sa.Float):
+        # Float before Numeric: Float subclasses NumericCommon, and is binary floating point in every dialect.
+        return "float" if _is_single_precision(column_type) else "double"
+    if isinstance(column_type, sa.Numeric):
+        return _number(column_type.precision, column_type.scale, unconstrained)
+    if isinstance(column_type, sa.Integer):
+        if dialect == "oracle":
+            return _number(ORACLE_INTEGER_DIGITS, 0, unconstrained)
+        if isinstance(column_type, sa.BigInteger):
+            return "long"
+        return "int"
+    if isinstance(column_type, sa.DateTime):
+        if getattr(column_type, "timezone", False) or getattr(column_type, "local_timezone", False):
+            return {"type": "long", "logicalType": "timestamp-micros"}
+        return {"type": "long", "logicalType": "local-timestamp-micros"}
+    if isinstance(column_type, sa.Date):
+        return {"type": "int", "logicalType": "date"}
+    if isinstance(column_type, sa.Time):
+        return {"type": "long", "logicalType": "time-micros"}
+    if isinstance(column_type, sa.Uuid):
+        return {"type": "string", "logicalType": "uuid"}
+    if isinstance(column_type, sa.JSON):
+        return "string"
+    if isinstance(column_type, sa.String | sa.Enum):
+        return "string"
+    if isinstance(column_type, sa.types._Binary):
+        return "bytes"
+    raise UnmappableType(f"no lossless Avro type for {type(column_type).__name__}")
+
+
+def _is_single_precision(column_type: sa.Float[Any]) -> bool:
+    return isinstance(column_type, sa.REAL) and not isinstance(column_type, sa.Double)
+
+
+def _number(precision: int | None, scale: int | None, unconstrained: UnconstrainedNumber) -> AvroType:
+    if precision is None and scale is None:
+        return _unconstrained(unconstrained)
+    if precision is None:
+        # NUMBER(*, s): 38 significant digits at scale s.
+        precision = ORACLE_INTEGER_DIGITS
+    # SQL: NUMERIC(p) means scale 0.
+    scale = 0 if scale is None else scale
+    if scale < 0:
+        # NUMBER(p, -s) rounds to 10^s: integers of up to p + s digits.
+        precision, scale = precision - scale, 0
+    if scale == 0 and precision <= LONG_DIGITS:
+        return "long"
+    if scale > BIGNUMERIC_MAX_SCALE or precision - scale > BIGNUMERIC_MAX_INTEGER_DIGITS:
+        # Beyond BigQuery's widest decimal: keep the exact text.
+        return "string"
+    # Oracle allows scale > precision (NUMBER(2, 5) holds 0.00099); Avro needs scale <= precision.
+    return decimal(max(precision, scale), scale)
+
+
+def _unconstrained(choice: UnconstrainedNumber) -> AvroType:
+    if choice is UnconstrainedNumber.BIGNUMERIC:
+        return decimal(BIGNUMERIC_MAX_INTEGER_DIGITS + BIGNUMERIC_MAX_SCALE, BIGNUMERIC_MAX_SCALE)
+    if choice is UnconstrainedNumber.DOUBLE:
+        return "double"
+    return "string"

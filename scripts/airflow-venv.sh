@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Build (idempotently) the separate virtualenv .venv-airflow/ that the datapipe tests use to load the
+# generated DAGs in a real Airflow DagBag.
+#
+# Why a separate virtualenv: Airflow's dependency pins clash with Pulumi's (protobuf, grpcio, ...), so Airflow
+# cannot live in .venv. Airflow's own constraint files are served from outside the package registries this
+# project may reach, so the key packages are pinned here instead.
+#
+# Usage: scripts/airflow-venv.sh            # from anywhere; builds <repo>/.venv-airflow if missing or stale
+#        PYTHON=python3.11 scripts/airflow-venv.sh
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${AIRFLOW_VENV:-$repo/.venv-airflow}"
+python="${PYTHON:-python3}"
+
+# The pins: Airflow itself and the providers the generated DAGs import. Change them together; the stamp file
+# below makes a changed pin list rebuild the virtualenv.
+pins=(
+  "apache-airflow==3.1.8"
+  "apache-airflow-providers-cncf-kubernetes==10.25.0"
+  "apache-airflow-providers-google==22.8.0"
+)
+stamp="$venv/.datapipe-pins"
+wanted="$(printf '%s\n' "${pins[@]}")"
+
+if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
+  echo "airflow-venv: $venv is up to date"
+  exit 0
+fi
+
+start=$SECONDS
+rm -rf "$venv"
+"$python" -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet "${pins[@]}"
+# Only a venv that finished installing gets the stamp, so an interrupted build is redone next time.
+printf '%s\n' "${pins[@]}" >"$stamp"
+echo "airflow-venv: built $venv in $((SECONDS - start)) s"

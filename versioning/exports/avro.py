@@ -85,8 +85,6 @@ def _ordered_schema(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     ordered = _ordered_keys(schema, SCHEMA_KEY_ORDER)
-    if isinstance(ordered["type"], dict | list):
-        ordered["type"] = _ordered_schema(ordered["type"])
     if "fields" in ordered:
         ordered["fields"] = [_ordered_field(field) for field in ordered["fields"]]
     for child in ("items", "values"):

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from versioning.exports.errors import ExportError
-from versioning.exports.names import ResolvedSchema, resolve, type_name
+from versioning.exports.names import ResolvedSchema, logical_type, resolve, type_name
 
 MAX_NESTED_RECORD_DEPTH = 15
 MAX_COLUMN_NAME_LENGTH = 300
@@ -61,7 +61,7 @@ RESERVED_COLUMN_PREFIXES = (
 NUMERIC_DEFAULT_PRECISION_SCALE = (38, 9)
 
 # (underlying Avro type, logicalType) -> BigQuery type, as BigQuery converts Avro logical types on load.
-LOGICAL_TYPES = {
+LOGICAL_TYPES: dict[tuple[str, str], str] = {
     ("int", "date"): "DATE",
     ("int", "time-millis"): "TIME",
     ("long", "time-micros"): "TIME",
@@ -167,9 +167,7 @@ class _Columns:
             columns.append(self.of_field(name, field["type"], field.get("doc"), field_path, nesting))
         return columns
 
-    def of_field(
-        self, name: str, schema: Any, doc: str | None, path: str, nesting: _Nesting
-    ) -> dict[str, Any]:
+    def of_field(self, name: str, schema: Any, doc: str | None, path: str, nesting: _Nesting) -> dict[str, Any]:
         column = self._column(schema, path, nesting)
         description = doc if doc is not None else column.type_doc
         result: dict[str, Any] = {"name": name, "type": column.type, "mode": column.mode}
@@ -192,7 +190,7 @@ class _Columns:
                 raise ExportError(
                     f"{path}/items",
                     "the array's items may be null, and BigQuery arrays cannot hold nulls; "
-                    "make the item type non-nullable (drop \"null\" from the items' union)",
+                    'make the item type non-nullable (drop "null" from the items\' union)',
                 )
             if type_name(item) in ("array", "map"):
                 raise ExportError(
@@ -210,9 +208,7 @@ class _Columns:
             return _Column("REPEATED", "RECORD", {"fields": entry}, None)
         return _Column("NULLABLE" if nullable else "REQUIRED", *self._scalar_or_record(value, path, nesting))
 
-    def _scalar_or_record(
-        self, schema: Any, path: str, nesting: _Nesting
-    ) -> tuple[str, dict[str, Any], str | None]:
+    def _scalar_or_record(self, schema: Any, path: str, nesting: _Nesting) -> tuple[str, dict[str, Any], str | None]:
         kind = type_name(schema)
         doc = schema.get("doc") if isinstance(schema, dict) else None
         if kind in ("record", "error"):
@@ -224,10 +220,10 @@ class _Columns:
                 "the field is always null and a BigQuery column needs a type; give the field a type "
                 '(e.g. ["null", "string"]) or remove it',
             )
-        logical = schema.get("logicalType") if isinstance(schema, dict) else None
-        if logical == "decimal" and kind in ("bytes", "fixed"):
+        logical = logical_type(schema)
+        if logical == "decimal":
             return *_decimal(schema, path), doc
-        return LOGICAL_TYPES.get((kind, logical)) or PRIMITIVE_TYPES[kind], {}, doc
+        return LOGICAL_TYPES.get((kind, logical or "")) or PRIMITIVE_TYPES[kind], {}, doc
 
     def _unwrap_nullable(self, schema: Any, path: str) -> tuple[bool, Any]:
         """Whether ``schema`` admits null, and the one non-null type it stands for."""
@@ -241,7 +237,7 @@ class _Columns:
             raise ExportError(
                 path,
                 f"the union allows {len(others)} non-null types ({listed}) and a BigQuery column has one "
-                "type; keep one type (plus \"null\"), or split the union into a record with one nullable "
+                'type; keep one type (plus "null"), or split the union into a record with one nullable '
                 "field per type",
             )
         if not others:

@@ -18,6 +18,20 @@ from versioning.exports.errors import ExportError
 
 PRIMITIVE_TYPES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED_TYPES = frozenset({"record", "error", "enum", "fixed"})
+# The underlying types each logical type may annotate (Avro specification, "Logical Types").
+LOGICAL_BASE_TYPES = {
+    "date": ("int",),
+    "time-millis": ("int",),
+    "time-micros": ("long",),
+    "timestamp-millis": ("long",),
+    "timestamp-micros": ("long",),
+    "timestamp-nanos": ("long",),
+    "local-timestamp-millis": ("long",),
+    "local-timestamp-micros": ("long",),
+    "local-timestamp-nanos": ("long",),
+    "decimal": ("bytes", "fixed"),
+    "uuid": ("string", "fixed"),
+}
 
 
 @dataclass(frozen=True)
@@ -41,10 +55,21 @@ def type_name(schema: Any) -> str:
     if isinstance(schema, list):
         return "union"
     if isinstance(schema, dict):
-        kind = schema["type"]
-        # ``{"type": {"type": "string"}}`` nests a schema in ``type``; the outer object adds nothing.
-        return type_name(kind) if not isinstance(kind, str) else kind
+        return str(schema["type"])
     return str(schema)
+
+
+def logical_type(schema: Any) -> str | None:
+    """The logical type a (dereferenced) schema carries, if its underlying type is one Avro allows for it.
+
+    Avro tells readers to ignore a logical type on the wrong underlying type, and so do the exports.
+    """
+    if not isinstance(schema, dict):
+        return None
+    logical = schema.get("logicalType")
+    if logical in LOGICAL_BASE_TYPES and type_name(schema) in LOGICAL_BASE_TYPES[logical]:
+        return str(logical)
+    return None
 
 
 def resolve(schema: Any) -> ResolvedSchema:

@@ -1,0 +1,111 @@
+"""``datapipe generate schema``: reflect a table, version its Avro schema, write ``schemas/<table>.avsc|.json``.
+
+The project's ``registry/`` folder is a versioning registry with one subject per table (named like the table,
+in lower case). A table whose shape changed since the subject's latest version gets a new version, checked
+under the subject's compatibility mode; an incompatible one is refused and nothing is written (unless forced).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from versioning import Compatibility, CompatibilityResult, IncompatibleSchemaError, Registry
+from versioning.exports.avro import to_avsc
+from versioning.exports.bigquery import to_bigquery
+
+from datapipe.bigquery_evolution import BigQueryChange, bigquery_changes
+from datapipe.config import Project, TableSettings
+from datapipe.errors import IncompatibleVersionError
+from datapipe.reflection import reflect_table
+from datapipe.source import connect, source_schema
+from datapipe.table_schema import check_partition_column, table_schema
+
+
+@dataclass(frozen=True)
+class SchemaFiles:
+    """Where a table's generated schemas are written inside the project."""
+
+    avsc: Path
+    bigquery: Path
+
+    @classmethod
+    def of(cls, project: Project, table: TableSettings) -> SchemaFiles:
+        """The files of ``table``: ``schemas/<table>.avsc`` and ``schemas/<table>.json``."""
+        return cls(project.schemas_dir / f"{table.key}.avsc", project.schemas_dir / f"{table.key}.json")
+
+
+@dataclass(frozen=True)
+class GeneratedSchema:
+    """What ``generate schema`` did for one table."""
+
+    table: TableSettings
+    avro: dict[str, Any]
+    bigquery: list[dict[str, Any]]
+    files: SchemaFiles
+    subject: str
+    version: int
+    """The subject version that the written schema is."""
+    added: bool
+    """True when this run added ``version`` to the registry (the table is new or changed)."""
+    compatibility: Compatibility
+    verdict: CompatibilityResult = field(default_factory=CompatibilityResult)
+    bigquery_changes: list[BigQueryChange] = field(default_factory=list)
+
+
+def generate_schema(
+    project: Project,
+    table_name: str,
+    *,
+    engine: Engine | None = None,
+    environ: Mapping[str, str] | None = None,
+    force: bool = False,
+) -> GeneratedSchema:
+    """Reflect ``table_name`` from the project's source and record and write its schemas."""
+    settings = project.table(table_name)
+    engine = engine or connect(project, environ)
+    table = reflect_table(engine, settings.name, source_schema(project, environ))
+    check_partition_column(table, settings)
+    avro = table_schema(table, settings, project.config, engine.dialect.name)
+    bigquery = to_bigquery(avro)
+
+    project.registry_dir.mkdir(parents=True, exist_ok=True)
+    registry = Registry.load(project.registry_dir)
+    subject = registry.subjects.get(settings.key)
+    changes: list[BigQueryChange] = []
+    if subject is not None and _same(subject.schema(subject.latest), avro):
+        outcome = GeneratedSchema(
+            settings, avro, bigquery, SchemaFiles.of(project, settings), settings.key, subject.latest, False,
+            subject.compatibility,
+        )
+    else:
+        if subject is not None:
+            changes = bigquery_changes(to_bigquery(subject.schema(subject.latest)), bigquery)
+        try:
+            version, verdict = registry.add_version(settings.key, avro, force=force, table=settings.key)
+        except IncompatibleSchemaError as error:
+            raise IncompatibleVersionError(
+                settings.key, str(registry.subject(settings.key).compatibility),
+                [str(i) for i in error.result.incompatibilities],
+            ) from None
+        outcome = GeneratedSchema(
+            settings, avro, bigquery, SchemaFiles.of(project, settings), settings.key, version, True,
+            registry.subject(settings.key).compatibility, verdict, changes,
+        )
+    write_schema_files(outcome.files, avro, bigquery)
+    return outcome
+
+
+def write_schema_files(files: SchemaFiles, avro: dict[str, Any], bigquery: list[dict[str, Any]]) -> None:
+    """Write the ``.avsc`` and BigQuery ``.json`` files, deterministically (stable key order, newline-ended)."""
+    files.avsc.parent.mkdir(parents=True, exist_ok=True)
+    files.avsc.write_text(to_avsc(avro), encoding="utf-8")
+    files.bigquery.write_text(json.dumps(bigquery, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)

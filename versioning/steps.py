@@ -139,7 +139,8 @@ class Step:
             else:
                 out = _call(op.upgrade, out, self)
         for name in self.implied_adds:
-            out.setdefault(name, _default_of(self.new, name))
+            if name not in out:
+                out[name] = _default_of(self.new, name)
         for name in self.implied_removes:
             out.pop(name, None)
         return out
@@ -149,7 +150,8 @@ class Step:
         out = dict(record)
         assert self.old is not None
         for name in self.implied_removes:
-            out.setdefault(name, _default_of(self.old, name))
+            if name not in out:
+                out[name] = _default_of(self.old, name)
         for name in self.implied_adds:
             out.pop(name, None)
         for op in reversed(self.operations):
@@ -261,8 +263,10 @@ def build_step(
     for name in new.field_names:
         if name in fields:
             continue
-        if _has_default(new, name) or has_call:
+        if _has_default(new, name):
             implied_adds.append(name)
+        elif has_call:
+            continue  # the step's function is trusted to produce it; validation checks the result
         else:
             problems.append(
                 Problem(
@@ -271,7 +275,10 @@ def build_step(
                     f"add '- add: {{field: {name}, value: ...}}', '- copy: ...' or a default to the schema",
                 )
             )
-    implied_removes = [name for name in sorted(fields - set(new.field_names))]
+    # With a function in the step, fields it consumes are its business; only defaulted ones are implied.
+    implied_removes = [
+        name for name in sorted(fields - set(new.field_names)) if not has_call or _has_default(old, name)
+    ]
     step = Step(from_version, to_version, resolved, implied_adds, implied_removes, old, new)
     return step, problems
 

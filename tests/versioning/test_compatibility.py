@@ -87,7 +87,12 @@ CATALOGUE: list[tuple[str, Any, Any, list[tuple[IncompatibilityKind, str]]]] = [
         record(fld("a", "int"), name="Old"),
         [(IncompatibilityKind.NAME_MISMATCH, "/name")],
     ),
-    ("record renamed through an alias", record(fld("a", "int"), name="New", aliases=["Old"]), record(fld("a", "int"), name="Old"), []),
+    (
+        "record renamed through an alias",
+        record(fld("a", "int"), name="New", aliases=["Old"]),
+        record(fld("a", "int"), name="Old"),
+        [],
+    ),
     ("enum symbol added", enum("A", "B", "C"), enum("A", "B"), []),
     (
         "enum symbol removed",
@@ -277,12 +282,16 @@ def test_should_check_transitive_modes_against_every_version_newest_first() -> N
 
 @pytest.mark.parametrize(
     ("text", "mode"),
-    [("backward", Compatibility.BACKWARD), ("full-transitive", Compatibility.FULL_TRANSITIVE), ("NONE", Compatibility.NONE)],
+    [
+        ("backward", Compatibility.BACKWARD),
+        ("full-transitive", Compatibility.FULL_TRANSITIVE),
+        ("NONE", Compatibility.NONE),
+    ],
 )
 def test_should_read_modes_as_people_write_them(text: str, mode: Compatibility) -> None:
     assert Compatibility.parse(text) is mode
 
 
 def test_should_refuse_an_unknown_mode_naming_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="unknown compatibility mode 'sideways'.*backward-transitive"):
+    with pytest.raises(ValueError, match=r"unknown compatibility mode 'sideways'.*backward-transitive"):
         Compatibility.parse("sideways")

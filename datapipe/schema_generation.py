@@ -14,9 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from versioning import Compatibility, CompatibilityResult, IncompatibleSchemaError, Registry
-from versioning.exports.avro import to_avsc
-from versioning.exports.bigquery import to_bigquery
 
 from datapipe.bigquery_evolution import BigQueryChange, bigquery_changes
 from datapipe.config import Project, TableSettings
@@ -24,6 +21,9 @@ from datapipe.errors import IncompatibleVersionError
 from datapipe.reflection import reflect_table
 from datapipe.source import connect, source_schema
 from datapipe.table_schema import check_partition_column, table_schema
+from versioning import Compatibility, CompatibilityResult, IncompatibleSchemaError, Registry
+from versioning.exports.avro import to_avsc
+from versioning.exports.bigquery import to_bigquery
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,161 @@
+"""``datapipe generate dag``: the Airflow DAG that extracts one table and loads it into the warehouse.
+
+The DAG is rendered from a Jinja template into ``dags/dag_<cloud>_<table>.py``: readable, deterministic (the
+same config and schema give the same bytes) and headed by a do-not-edit notice. Its tasks:
+
+- ``extract``: a KubernetesPodOperator on the table's Celery queue runs ``python -m datapipe.extract`` in the
+  extractor image, writing the run's rows (incremental: the data interval of the partition column) as Avro
+  files under the staging bucket;
+- full loads: ``load`` replaces the warehouse table with the files (``WRITE_TRUNCATE``);
+- incremental loads: ``load_staging`` replaces a staging table with the files, then ``merge`` creates the
+  warehouse table if missing and MERGEs the staging rows into it on the primary keys, one row per key.
+"""
+
+from __future__ import annotations
+
+import json
+import pprint
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from datapipe.bigquery_sql import create_table_sql, merge_sql, table_ref
+from datapipe.config import AwsDestination, AzureDestination, Cloud, GcpDestination, LoadMode, Project
+from datapipe.errors import DatapipeError, MissingSchemaError, UnsupportedTargetError
+from datapipe.schema_generation import SchemaFiles
+from datapipe.table_schema import PRIMARY_KEYS
+from versioning.exports.bigquery import to_bigquery
+
+STAGING_TABLE_PREFIX = "_staging_"
+"""Incremental loads land in ``<dataset>._staging_<table>`` before the MERGE."""
+
+_WAREHOUSES = {Cloud.GCP: "BigQuery", Cloud.AWS: "Redshift", Cloud.AZURE: "Azure Synapse"}
+
+
+class MissingPrimaryKeyError(DatapipeError):
+    """An incremental table without primary keys cannot be merged."""
+
+    def __init__(self, table: str, config: str) -> None:
+        super().__init__(
+            f"table {table!r} loads incrementally but has no primary key to merge on; set "
+            f"tables[].primary_keys for it in {config}, then run `datapipe generate schema {table}` again"
+        )
+
+
+@dataclass(frozen=True)
+class GeneratedDag:
+    """What ``generate dag`` wrote."""
+
+    dag_id: str
+    path: Path
+    text: str
+
+
+def dag_path(project: Project, table_key: str) -> Path:
+    """``dags/dag_<cloud>_<table>.py`` inside the project."""
+    return project.dags_dir / f"dag_{project.config.destination.cloud}_{table_key}.py"
+
+
+def render_dag(project: Project, table_name: str, config_file: str | None = None) -> GeneratedDag:
+    """Render the DAG of ``table_name`` from the config and the table's generated ``.avsc`` (not written)."""
+    config = project.config
+    settings = project.table(table_name)
+    destination = config.destination
+    if isinstance(destination, AwsDestination | AzureDestination):
+        raise UnsupportedTargetError(destination.cloud, _WAREHOUSES[destination.cloud], [Cloud.GCP.value])
+    assert isinstance(destination, GcpDestination)
+    shown_config = config_file or str(project.config_path)
+    files = SchemaFiles.of(project, settings)
+    if not files.avsc.is_file():
+        raise MissingSchemaError(settings.name, str(files.avsc), shown_config)
+    avro = json.loads(files.avsc.read_text(encoding="utf-8"))
+    fields = to_bigquery(avro)
+    primary_keys: list[str] = list(avro.get(PRIMARY_KEYS, []))
+    incremental = settings.load_mode is LoadMode.INCREMENTAL
+    if incremental and not primary_keys:
+        raise MissingPrimaryKeyError(settings.name, shown_config)
+    partition = _field_name(fields, settings.partition_column)
+
+    name = config.project.name
+    dag_id = f"{name}__{settings.key}"
+    staging_uri = f"gs://{destination.staging_bucket}/{name}/{settings.key}/{{{{ data_interval_start | ts_nodash }}}}/"
+    project_dir = config.airflow.project_dir or f"/opt/datapipe/{name}"
+    arguments = ["--config", f"{project_dir}/config.yaml", "--table", settings.name, "--output", staging_uri]
+    if incremental:
+        arguments += ["--start", "{{ data_interval_start.isoformat() }}"]
+        arguments += ["--end", "{{ data_interval_end.isoformat() }}"]
+    target = table_ref(destination.project_id, destination.dataset, settings.key)
+    staging = table_ref(destination.project_id, destination.dataset, STAGING_TABLE_PREFIX + settings.key)
+    mode = "incremental (merged on " + ", ".join(primary_keys) + ")" if incremental else "full (replaced)"
+    values: dict[str, Any] = {
+        "config_file": shown_config,
+        "schema_file": f"schemas/{files.avsc.name}",
+        "table": settings,
+        "title": f"Load {settings.name} from {config.source.kind} into BigQuery "
+        f"{destination.project_id}.{destination.dataset}.{settings.key}.",
+        "description": f"Load mode: {mode}; schedule {config.airflow.schedule}; "
+        f"extraction on Celery queue {settings.queue or config.airflow.queue!r}.",
+        "dag_id": dag_id,
+        "airflow": config.airflow,
+        "destination": destination,
+        "tags": ["datapipe", name, config.project.environment, settings.load_mode.value],
+        "pod_name": f"extract-{name}-{settings.key.replace('_', '-')}"[:63].rstrip("-"),
+        "queue": settings.queue or config.airflow.queue,
+        "source_secret": config.airflow.source_secret or f"{name}-source",
+        "staging_uri": staging_uri,
+        "extract_arguments": arguments,
+        "incremental": incremental,
+        "load_task_id": "load_staging" if incremental else "load",
+        "load_table": STAGING_TABLE_PREFIX + settings.key if incremental else settings.key,
+        "time_partitioning": partition if _is_time(fields, partition) else None,
+        "merge_script": create_table_sql(target, fields, primary_keys, partition)
+        + ";\n\n"
+        + merge_sql(target, staging, fields, primary_keys, partition)
+        + ";\n",
+    }
+    text = _environment().get_template(f"dag_{destination.cloud}.py.j2").render(values)
+    return GeneratedDag(dag_id, dag_path(project, settings.key), text)
+
+
+def generate_dag(project: Project, table_name: str, config_file: str | None = None) -> GeneratedDag:
+    """Render the DAG of ``table_name`` and write it to ``dags/dag_<cloud>_<table>.py``."""
+    dag = render_dag(project, table_name, config_file)
+    dag.path.parent.mkdir(parents=True, exist_ok=True)
+    dag.path.write_text(dag.text, encoding="utf-8")
+    return dag
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("datapipe", "templates"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,  # Python source, not HTML
+    )
+    env.filters["py"] = _python_literal
+    env.filters["sql_literal"] = _sql_literal
+    return env
+
+
+def _python_literal(value: Any) -> str:
+    # repr of str/bool/list/dict is valid, deterministic Python source.
+    return pprint.pformat(value, width=100, sort_dicts=False)
+
+
+def _sql_literal(sql: str) -> str:
+    # A triple-quoted string reads like the SQL itself; fall back to repr when the text could break it.
+    if '"""' in sql or "\\" in sql:
+        return _python_literal(sql)
+    return '"""\\\n' + sql + '"""'
+
+
+def _field_name(fields: list[dict[str, Any]], column: str | None) -> str | None:
+    if column is None:
+        return None
+    return next((f["name"] for f in fields if f["name"].lower() == column.lower()), column)
+
+
+def _is_time(fields: list[dict[str, Any]], column: str | None) -> bool:
+    return any(f["name"] == column and f["type"] in {"DATE", "DATETIME", "TIMESTAMP"} for f in fields)

@@ -17,6 +17,7 @@ from typing import Any
 from fastavro.schema import fingerprint as fastavro_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
+from versioning.exports.errors import ExportError
 from versioning.exports.names import resolve
 
 # The order a reader expects: what the type is, what it is called, what it means, then its contents.
@@ -55,8 +56,9 @@ def to_avsc(schema: Any) -> str:
 
     Schema objects list ``type, name, namespace, doc, aliases, fields, symbols, default, items, values, size,
     logicalType, precision, scale`` in that order, fields list ``name, type, doc, default, order, aliases``;
-    any other (custom) property follows, alphabetically. Default values are data, not schema, and are written
-    as given. The schema is checked to be valid Avro first (:class:`~versioning.exports.ExportError` if not).
+    any other (custom) property follows, alphabetically. Objects inside default values (record and map
+    defaults), whose key order means nothing to Avro, have their keys sorted. The schema is checked to be valid
+    Avro first (:class:`~versioning.exports.ExportError` if not).
     """
     resolve(schema)
     return json.dumps(_ordered_schema(schema), indent=2, ensure_ascii=False) + "\n"
@@ -75,8 +77,12 @@ def fingerprint(schema: Any, algorithm: FingerprintAlgorithm | str = Fingerprint
     single-object encoding header): ``int.from_bytes(bytes.fromhex(fp), "little", signed=True)`` is the
     signed value Java's ``SchemaNormalization.parsingFingerprint64`` returns.
     """
-    algorithm = FingerprintAlgorithm(algorithm)
-    return str(fastavro_fingerprint(parsing_canonical_form(schema), algorithm.value))
+    try:
+        chosen = FingerprintAlgorithm(algorithm)
+    except ValueError:
+        known = ", ".join(a.value for a in FingerprintAlgorithm)
+        raise ExportError("", f"unknown fingerprint algorithm {algorithm!r}; choose one of: {known}") from None
+    return str(fastavro_fingerprint(parsing_canonical_form(schema), chosen.value))
 
 
 def _ordered_schema(schema: Any) -> Any:
@@ -96,7 +102,17 @@ def _ordered_schema(schema: Any) -> Any:
 def _ordered_field(field: dict[str, Any]) -> dict[str, Any]:
     ordered = _ordered_keys(field, FIELD_KEY_ORDER)
     ordered["type"] = _ordered_schema(ordered["type"])
+    if "default" in ordered:
+        ordered["default"] = _sorted_value(ordered["default"])
     return ordered
+
+
+def _sorted_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _sorted_value(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_value(item) for item in value]
+    return value
 
 
 def _ordered_keys(obj: dict[str, Any], known: tuple[str, ...]) -> dict[str, Any]:

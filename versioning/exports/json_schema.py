@@ -31,10 +31,13 @@ from versioning.exports.names import NAMED_TYPES, PRIMITIVE_TYPES, ResolvedSchem
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 INTEGER_RANGES = {"int": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
+# Ends every pattern: Python's ``$`` (jsonschema's engine) also matches before a final newline, which the
+# lookahead refuses; ECMA-262's ``$`` (other validators) reads the same, so both engines agree.
+END = "$(?!\\n)"
 BASE64_CHAR = "[A-Za-z0-9+/]"
 # Any number of bytes: whole 4-character groups, then an optional padded tail.
-BASE64_PATTERN = f"^(?:{BASE64_CHAR}{{4}})*(?:{BASE64_CHAR}{{2}}==|{BASE64_CHAR}{{3}}=)?$"
-LOCAL_DATE_TIME_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]+)?$"
+BASE64_PATTERN = f"^(?:{BASE64_CHAR}{{4}})*(?:{BASE64_CHAR}{{2}}==|{BASE64_CHAR}{{3}}=)?{END}"
+LOCAL_DATE_TIME_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\\.[0-9]+)?" + END
 TIME_FORMATS = {
     "date": "date",
     "time-millis": "time",
@@ -156,14 +159,17 @@ def _logical(logical: str, schema: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "string",
         "pattern": _decimal_pattern(precision - scale, scale),
-        "$comment": f'decimal({precision}, {scale}) in plain decimal notation, e.g. "-12.5"',
+        "$comment": (
+            f"decimal({precision}, {scale}) as a string in plain decimal notation: an optional minus sign, "
+            f"at most {precision - scale} digits before the point and {scale} after"
+        ),
     }
 
 
 def _decimal_pattern(whole_digits: int, scale: int) -> str:
     whole = f"(?:0|[1-9][0-9]{{0,{whole_digits - 1}}})" if whole_digits > 0 else "0"
     fraction = f"(?:\\.[0-9]{{1,{scale}}})?" if scale > 0 else ""
-    return f"^-?{whole}{fraction}$"
+    return f"^-?{whole}{fraction}{END}"
 
 
 def _base64(size: int) -> dict[str, Any]:
@@ -173,6 +179,6 @@ def _base64(size: int) -> dict[str, Any]:
     return {
         "type": "string",
         "contentEncoding": "base64",
-        "pattern": f"^{BASE64_CHAR}{{{4 * groups}}}{tails[tail]}$",
+        "pattern": f"^{BASE64_CHAR}{{{4 * groups}}}{tails[tail]}{END}",
         "$comment": f"{size} bytes, base64-encoded",
     }

@@ -506,6 +506,13 @@ LONG_DOC = "x" * 1025
             "column 'ID' clashes with column 'id': BigQuery column names ignore letter case",
         ),
         (
+            record(field("first-name", "string")),
+            "/fields/first-name",
+            "'first-name' is not a valid BigQuery column name: use letters, digits and underscores",
+        ),
+        (record(field("1st", "string")), "/fields/1st", "'1st' is not a valid BigQuery column name"),
+        (record(field("a/b~c", "string")), "/fields/a~1b~0c", "'a/b~c' is not a valid BigQuery column name"),
+        (
             record(field("n" * 301, "string")),
             "/fields/" + "n" * 301,
             "the column name is 301 characters long and BigQuery allows at most 300",

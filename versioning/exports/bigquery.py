@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from versioning.exports.errors import ExportError
+from versioning.exports.errors import ExportError, pointer_step
 from versioning.exports.names import ResolvedSchema, logical_type, resolve, type_name
 
 MAX_NESTED_RECORD_DEPTH = 15
@@ -155,7 +155,7 @@ class _Columns:
         columns = []
         for field in record["fields"]:
             name = field["name"]
-            field_path = f"{path}/fields/{name}"
+            field_path = f"{path}/fields/{pointer_step(name)}"
             _check_column_name(name, field_path)
             if name.lower() in seen:
                 raise ExportError(

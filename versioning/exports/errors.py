@@ -19,3 +19,8 @@ class ExportError(VersioningError):
         self.message = message
         where = f"at {path}" if path else "at the schema root"
         super().__init__(f"{where}: {message}")
+
+
+def pointer_step(name: str) -> str:
+    """``name`` as one JSON-pointer segment (RFC 6901: ``~`` becomes ``~0``, ``/`` becomes ``~1``)."""
+    return name.replace("~", "~0").replace("/", "~1")

@@ -816,3 +816,13 @@ def test_should_carry_defaults_in_the_json_view_that_the_schema_accepts(
     assert type(prop["default"]) is type(json_default)
     assert check.is_valid({"x": prop["default"]})
     assert to_json_schema(record(field("x", avro_type, default=avro_default)))["required"] == []
+
+
+PLATFORM_SCHEMAS = sorted((Path(__file__).parents[2] / "schemas").glob("*/v*.avsc"))
+
+
+@pytest.mark.parametrize("path", PLATFORM_SCHEMAS, ids=lambda path: f"{path.parent.name}/{path.name}")
+def test_should_export_every_platform_schema_version_losslessly(path: Path) -> None:
+    schema = json.loads(path.read_text())
+    assert json.loads(export_schema(schema, ExportFormat.AVRO)) == schema
+    Draft202012Validator.check_schema(json.loads(export_schema(schema, ExportFormat.JSON_SCHEMA)))

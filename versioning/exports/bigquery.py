@@ -3,33 +3,25 @@
 The mapping is the one BigQuery itself applies when it loads Avro files with ``useAvroLogicalTypes`` on, so
 a table created from this export accepts the subject's Avro files as they are:
 
-=====================================  ===========================================================
-Avro                                   BigQuery column
-=====================================  ===========================================================
-``["null", T]`` (either order)         ``T``, mode ``NULLABLE``
-any other non-array type               mode ``REQUIRED``
-array of ``T`` (also ``["null", array]``)  ``T``, mode ``REPEATED`` (BigQuery loads a null array as ``[]``)
-record                                 ``RECORD`` with nested ``fields``
-map of ``T``                           ``REPEATED RECORD`` of ``key`` (``STRING``) and ``value`` (``T``)
-enum, string, ``uuid``                 ``STRING``
-bytes, fixed                           ``BYTES``
-int, long                              ``INTEGER``
-float, double                          ``FLOAT``
-boolean                                ``BOOLEAN``
-``date``                               ``DATE``
-``time-millis``, ``time-micros``       ``TIME``
-``timestamp-millis``/``-micros``       ``TIMESTAMP``
-``local-timestamp-millis``/``-micros`` ``DATETIME``
-``decimal(P, S)``                      ``NUMERIC`` if 0 <= S <= 9 and P - S <= 29, else ``BIGNUMERIC``
-                                       if S <= 38 and P - S <= 38; ``precision``/``scale`` are given
-                                       unless they are NUMERIC's default (38, 9)
-=====================================  ===========================================================
+* ``["null", T]`` (either order): ``T`` with mode ``NULLABLE``; any other non-array type: mode ``REQUIRED``;
+* array of ``T``, also ``["null", array]``: ``T`` with mode ``REPEATED`` (BigQuery loads a null array as
+  ``[]``);
+* record: ``RECORD`` with nested ``fields``; map of ``T``: ``REPEATED RECORD`` of ``key`` (``STRING``) and
+  ``value`` (``T``);
+* enum, string, ``uuid``: ``STRING``; bytes, fixed: ``BYTES``; int, long: ``INTEGER``; float, double:
+  ``FLOAT``; boolean: ``BOOLEAN``;
+* ``date``: ``DATE``; ``time-millis``, ``time-micros``: ``TIME``; ``timestamp-millis``/``-micros``:
+  ``TIMESTAMP``; ``local-timestamp-millis``/``-micros``: ``DATETIME``;
+* ``decimal(P, S)``: ``NUMERIC`` if 0 <= S <= 9 and P - S <= 29, else ``BIGNUMERIC`` if S <= 38 and
+  P - S <= 38, else an error; ``precision`` and ``scale`` are given unless they are NUMERIC's default
+  (38, 9).
 
-A logical type on the wrong underlying type (``date`` on a string, say) is ignored, as Avro says readers
-must. A field's ``doc`` becomes its ``description`` (a named type's ``doc`` stands in when the field has
-none). What BigQuery cannot hold raises :class:`ExportError` naming the field: a union of two non-null
-types, a field that is always null, arrays of arrays (maps count as arrays), nullable array items, recursive
-types, empty records, nesting deeper than BigQuery's 15 levels, and column names BigQuery rejects.
+Other logical types, and logical types on the wrong underlying type (``date`` on a string, say), are
+ignored, as Avro says readers must. A field's ``doc`` becomes its ``description`` (a named type's ``doc``
+stands in when the field has none). What BigQuery cannot hold raises :class:`ExportError` naming the field:
+a union of two non-null types, a field that is always null, arrays of arrays (maps count as arrays),
+nullable array items, recursive types, empty records, nesting deeper than BigQuery's 15 levels, and column
+names BigQuery rejects.
 """
 
 from __future__ import annotations

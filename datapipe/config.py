@@ -360,7 +360,8 @@ def _problem(error: Any, root: yaml.Node | None) -> ConfigProblem:
         message = "unknown key; remove it or check its spelling (see docs/datapipe.md for the keys)"
     elif error["type"] == "missing":
         message = "required key is missing"
-    elif error["type"] == "union_tag_invalid":
+    elif error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        loc = (*loc, "cloud")
         message = "must be one of 'gcp', 'aws', 'azure'"
     return ConfigProblem(key_path(loc), message, _line_of(root, loc))
 

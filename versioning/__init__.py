@@ -23,12 +23,14 @@ from versioning.errors import (
     UnknownVersionError,
     VersioningError,
 )
+from versioning.manager import DataVersionManager
 from versioning.registry import IncompatibleSchemaError, Registry, Subject
 from versioning.schema import Schema, parse_schema, read_schema_file
 
 __all__ = [
     "Compatibility",
     "CompatibilityResult",
+    "DataVersionManager",
     "Incompatibility",
     "IncompatibilityKind",
     "IncompatibleSchemaError",

@@ -1,0 +1,7 @@
+"""``python -m versioning``: see :mod:`versioning.cli`."""
+
+import sys
+
+from versioning.cli import main
+
+sys.exit(main())

@@ -1,0 +1,362 @@
+"""``python -m versioning``: check, validate, upgrade, migrate and export versioned schemas.
+
+Exit codes, the same for every command:
+
+* 0: done; compatible; every record valid.
+* 1: the answer is no: incompatible schemas, a registry with problems, invalid records.
+* 2: bad input: a missing or unreadable file, a malformed schema, an unknown subject or version, bad options.
+
+Errors go to standard error as one line each that names the file, the line or record and the field. Data
+files are JSON Lines, Avro container files or Parquet, streamed in batches; output files are written
+atomically, so a failure never leaves a partial file behind.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from versioning.compatibility import Compatibility, check_compatibility
+from versioning.errors import RegistryError, VersioningError
+from versioning.manager import REGISTRY_ENV, DataVersionManager, default_registry_path
+from versioning.registry import Registry, Subject
+from versioning.schema import read_schema_file
+
+OK, NO, BAD_INPUT = 0, 1, 2
+MODES = [m.value.lower().replace("_", "-") for m in Compatibility]
+
+
+class Refused(Exception):
+    """The command's answer is no (exit 1); its message has been printed already."""
+
+
+registry_option = click.option(
+    "--registry",
+    "registry_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=f"The schema registry folder. [default: ${REGISTRY_ENV} or ./schemas]",
+)
+
+
+def load_registry(registry_dir: Path | None) -> Registry:
+    return Registry.load(registry_dir or default_registry_path())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="pipeline-platform")
+def cli() -> None:
+    """Versioned data schemas: compatibility checks, validation, upgrades, SQL migrations and exports.
+
+    Exit codes: 0 ok, 1 incompatible or invalid, 2 bad input.
+    """
+
+
+@cli.command()
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option(
+    "--mode",
+    type=click.Choice(MODES, case_sensitive=False),
+    default="backward",
+    show_default=True,
+    help="backward: NEW reads data written with OLD; forward: OLD reads data written with NEW; full: both.",
+)
+def compat(old: Path, new: Path, mode: str) -> None:
+    """Check two Avro schema files (.avsc) against each other under a compatibility mode.
+
+    Prints one line per incompatibility (kind, JSON-pointer location, message) and exits 1 if there is any.
+    """
+    previous, candidate = read_schema_file(old), read_schema_file(new)
+    result = check_compatibility(candidate, [previous], Compatibility.parse(mode), new_version=2)
+    if result.compatible:
+        click.echo(f"compatible ({mode}): {new} with {old}")
+        return
+    for inc in result.incompatibilities:
+        reader, writer = (new, old) if inc.reader_version == 2 else (old, new)
+        click.echo(f"{inc.kind.value} at {inc.location}: {inc.message} (reader {reader}, writer {writer})")
+    raise Refused
+
+
+@cli.command()
+@registry_option
+def check(registry_dir: Path | None) -> None:
+    """Check the whole registry: every schema, every step, every subject's chain under its mode.
+
+    Exits 1 and lists every problem (file, location, what to fix) if anything is wrong.
+    """
+    try:
+        registry = load_registry(registry_dir)
+    except RegistryError as err:
+        click.echo(str(err), err=True)
+        raise Refused from None
+    for subject in registry:
+        versions = ", ".join(f"v{v}" for v in subject.versions)
+        click.echo(f"ok  {subject.name}: {versions} ({subject.compatibility.value}, table {subject.table})")
+
+
+@cli.command()
+@registry_option
+def subjects(registry_dir: Path | None) -> None:
+    """List the registry's subjects, their versions and modes."""
+    for subject in load_registry(registry_dir):
+        click.echo(f"{subject.name}\t{','.join(map(str, subject.versions))}\t{subject.compatibility.value}")
+
+
+@cli.command()
+@click.argument("subject_name", metavar="SUBJECT")
+@click.argument("data_file", type=click.Path(path_type=Path))
+@click.option("--version", "version", type=int, help="Validate every record against this version.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "avro", "parquet"]), help="Override the extension.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option("--max-errors", type=click.IntRange(min=0), default=100, show_default=True, help="0: print all.")
+@registry_option
+def validate(
+    subject_name: str,
+    data_file: Path,
+    version: int | None,
+    fmt: str | None,
+    batch_size: int,
+    max_errors: int,
+    registry_dir: Path | None,
+) -> None:
+    """Validate a data file (JSON Lines, Avro, Parquet) against a subject version.
+
+    Without --version, each record's own schema_version chooses the version, else the newest. Every error of
+    every record is printed as FILE, line|record N: FIELD: MESSAGE; the exit code is 1 if any record is invalid.
+    """
+    from versioning.datafiles import detect_format, read_batches
+
+    subject = load_registry(registry_dir).subject(subject_name)
+    schema_version = subject.version_number(version) if version is not None else subject.latest
+    unit = "line" if detect_format(data_file, fmt) == "jsonl" else "record"
+    total = invalid = printed = 0
+    for batch in read_batches(data_file, fmt, batch_size=batch_size, schema=subject.schema(schema_version)):
+        for position, record in enumerate(batch.records, batch.first_position):
+            total += 1
+            errors = _record_errors(subject, record, version)
+            if errors:
+                invalid += 1
+                for error in errors:
+                    if not max_errors or printed < max_errors:
+                        click.echo(f"{data_file}, {unit} {position}: {error}", err=True)
+                    printed += 1
+    if max_errors and printed > max_errors:
+        click.echo(f"... {printed - max_errors} more errors not shown (use --max-errors 0)", err=True)
+    click.echo(f"{data_file}: {total} records, {invalid} invalid ({subject.name})")
+    if invalid:
+        raise Refused
+
+
+def _record_errors(subject: Subject, record: Any, version: int | None) -> list[str]:
+    try:
+        _, errors = subject.validate(record, version)
+    except VersioningError as err:
+        return [str(err)]
+    return [str(e) for e in errors]
+
+
+@cli.command()
+@click.argument("subject_name", metavar="SUBJECT")
+@click.argument("input_file", type=click.Path(path_type=Path))
+@click.argument("output_file", type=click.Path(path_type=Path))
+@click.option("--to", "to_version", type=int, required=True, help="The version to move every record to.")
+@click.option("--from", "from_version", type=int, help="The version of records without schema_version.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "avro", "parquet"]), help="Input format override.")
+@click.option("--output-format", type=click.Choice(["jsonl", "avro", "parquet"]), help="Output format override.")
+@click.option("--rejects", type=click.Path(path_type=Path), help="Write invalid records here (JSON Lines).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True)
+@registry_option
+def upgrade(
+    subject_name: str,
+    input_file: Path,
+    output_file: Path,
+    to_version: int,
+    from_version: int | None,
+    fmt: str | None,
+    output_format: str | None,
+    rejects: Path | None,
+    batch_size: int,
+    registry_dir: Path | None,
+) -> None:
+    """Move every record of a data file to another version (up or down), validating before and after.
+
+    Each record starts at its own schema_version (else --from). An invalid record is never dropped silently:
+    without --rejects nothing is written and every error is listed (exit 1); with --rejects, valid records go
+    to OUTPUT, invalid ones with their errors to the rejects file, and the exit code is 1.
+    """
+    from versioning.datafiles import detect_format, read_batches, write_batches
+
+    subject = load_registry(registry_dir).subject(subject_name)
+    target = subject.version_number(to_version)
+    start = subject.version_number(from_version) if from_version is not None else None
+    unit = "line" if detect_format(input_file, fmt) == "jsonl" else "record"
+    detect_format(output_file, output_format)  # refuse an unknown output extension before reading anything
+    rejected: list[dict[str, Any]] = []
+    counts = {"read": 0}
+
+    def upgraded() -> Iterator[list[dict[str, Any]]]:
+        source_schema = subject.schema(start if start is not None else subject.latest)
+        for batch in read_batches(input_file, fmt, batch_size=batch_size, schema=source_schema):
+            out: list[dict[str, Any]] = []
+            for position, record in enumerate(batch.records, batch.first_position):
+                counts["read"] += 1
+                moved, errors = _move(subject, record, start, target)
+                if errors:
+                    for error in errors:
+                        click.echo(f"{input_file}, {unit} {position}: {error}", err=True)
+                    rejected.append({"position": position, "errors": errors, "record": _jsonable(record)})
+                else:
+                    out.append(moved)
+            yield out
+        if rejected and rejects is None:
+            raise Refused  # inside the stream, so the output file is abandoned, not completed
+
+    written = write_batches(output_file, upgraded(), schema=subject.schema(target), fmt=output_format)
+    if rejected and rejects is not None:
+        from versioning.datafiles import atomic_output
+
+        with atomic_output(rejects) as handle:
+            for entry in rejected:
+                handle.write((json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8"))
+    click.echo(f"{output_file}: {written} records at {subject.name} v{target} ({len(rejected)} rejected)")
+    if rejected:
+        raise Refused
+
+
+def _move(subject: Subject, record: Any, start: int | None, target: int) -> tuple[dict[str, Any] | None, list[str]]:
+    try:
+        version = subject.record_version(record, start) if isinstance(record, dict) else start or subject.latest
+        _, errors = subject.validate(record, version)
+        if errors:
+            return None, [f"v{version}: {e}" for e in errors]
+        moved = subject.convert(record, target, version)
+        _, errors = subject.validate(moved, target)
+        return moved, [f"after upgrade to v{target}: {e}" for e in errors]
+    except VersioningError as err:
+        return None, [str(err)]
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+@cli.command()
+@click.argument("subject_name", metavar="SUBJECT")
+@click.option("--from", "from_version", type=int, required=True, help="The table's current version.")
+@click.option("--to", "to_version", type=int, required=True, help="The version to move the table to.")
+@click.option(
+    "--dialect",
+    type=click.Choice(["postgresql", "sqlite", "mysql", "bigquery"]),
+    default="postgresql",
+    show_default=True,
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the script here instead of stdout.")
+@registry_option
+def migrate(
+    subject_name: str, from_version: int, to_version: int, dialect: str, output: Path | None, registry_dir: Path | None
+) -> None:
+    """Print the SQL script that moves a subject's table from one version to another (up or down)."""
+    from versioning.migrations import migration_sql
+
+    subject = load_registry(registry_dir).subject(subject_name)
+    _emit(migration_sql(subject, from_version, to_version, dialect), output)
+
+
+@cli.command()
+@click.argument("subject_name", metavar="SUBJECT")
+@click.argument("version", type=int)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["avro", "bigquery", "json-schema"]),
+    default="avro",
+    show_default=True,
+    help="avro: .avsc; bigquery: a BigQuery JSON table schema; json-schema: JSON Schema 2020-12.",
+)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here instead of stdout.")
+@registry_option
+def export(subject_name: str, version: int, fmt: str, output: Path | None, registry_dir: Path | None) -> None:
+    """Export a subject version's schema to another format."""
+    from versioning.exports import export_schema
+
+    subject = load_registry(registry_dir).subject(subject_name)
+    _emit(export_schema(subject.schema(version), fmt), output)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    from versioning.datafiles import atomic_output
+
+    with atomic_output(output) as handle:
+        handle.write(text.encode("utf-8"))
+    click.echo(f"wrote {output}", err=True)
+
+
+LEGACY_USERS = [
+    {"id": "u-001", "name": "Ana Pérez", "created_at": "2023-03-01T09:30:00Z"},
+    {"id": "u-002", "name": "Bruno Díaz", "created_at": "2023-07-15T17:05:00Z"},
+    {"id": "u-003", "name": "Chen Li", "created_at": "2024-01-20T08:00:00Z"},
+]
+
+
+@cli.command()
+@registry_option
+def demo(registry_dir: Path | None) -> None:
+    """Walk through the naive manager's flow on the users subject: validate legacy v1 data, upgrade it to v3,
+    validate again, and show the PostgreSQL migration for the same move."""
+    manager = DataVersionManager(load_registry(registry_dir), "users")
+    click.echo(f"users subject: versions {manager.versions}, mode {manager.subject.compatibility.value}\n")
+    click.echo("1. Validate legacy v1 records against v1:")
+    for record in LEGACY_USERS:
+        click.echo(f"   {record['id']}: {manager.validate_schema(record, version=1)}")
+    click.echo("\n   ...and against v3 as they are (v3's new fields are nullable with defaults):")
+    for record in LEGACY_USERS[:1]:
+        click.echo(f"   {record['id']}: {manager.validate_schema(record, version=3)}")
+    click.echo("\n2. Upgrade them to v3 (updated_at starts as created_at; email and phone are null):")
+    upgraded = [manager.upgrade_data(record, 3) for record in LEGACY_USERS]
+    for record in upgraded:
+        click.echo(f"   {json.dumps(record, ensure_ascii=False)}")
+    click.echo("\n3. Validate the upgraded records (their own schema_version, 3, picks the version):")
+    results = [manager.validate_schema(record) for record in upgraded]
+    for record, result in zip(upgraded, results, strict=True):
+        click.echo(f"   {record['id']}: {result}")
+    click.echo("\n4. Downgrade back to v1 (only added fields: the originals come back):")
+    back = [manager.upgrade_data(record, 1) for record in upgraded]
+    same = all(
+        {k: v for k, v in b.items() if k != "schema_version"} == o for b, o in zip(back, LEGACY_USERS, strict=True)
+    )
+    click.echo(f"   round trip identical: {same}")
+    click.echo("\n5. The table migration v1 -> v3 for PostgreSQL:\n")
+    click.echo(manager.create_migration_script(1, 3, "postgresql"))
+    if not (same and all(r["valid"] for r in results)):
+        raise Refused
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 no, 2 bad input)."""
+    try:
+        cli.main(args=argv, prog_name="python -m versioning", standalone_mode=False)
+    except Refused:
+        return NO
+    except click.exceptions.Exit as done:
+        return int(done.exit_code)
+    except click.ClickException as err:
+        err.show()
+        return BAD_INPUT
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return BAD_INPUT
+    except VersioningError as err:
+        click.echo(f"error: {err}", err=True)
+        return BAD_INPUT
+    except OSError as err:
+        click.echo(f"error: {err.filename or ''}: {err.strerror}", err=True)
+        return BAD_INPUT
+    return OK

@@ -129,3 +129,19 @@ def pg_user_env(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     user = sa.make_url(postgres_url).username or "postgres"
     monkeypatch.setenv(PG_USER_VARIABLE, user)
     return user
+
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE_GOLDEN = "DATAPIPE_UPDATE_GOLDEN"
+
+
+def assert_golden(actual: str, name: str) -> None:
+    """Compare generated text with ``golden/<name>``; ``DATAPIPE_UPDATE_GOLDEN=1`` rewrites the file instead."""
+    import os
+
+    path = GOLDEN / name
+    if os.environ.get(UPDATE_GOLDEN) == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(actual, encoding="utf-8")
+    assert path.is_file(), f"no golden file {path}; run with {UPDATE_GOLDEN}=1 and review the result"
+    assert actual == path.read_text(encoding="utf-8"), f"generated text differs from {path}"

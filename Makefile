@@ -1,0 +1,41 @@
+# pipeline-platform: every target sets itself up on a fresh machine (Python 3.11+ and make are enough).
+#   make run    the main job offline: check the schema registry, the versioning demo, the rendered dev stack
+#   make test   lint, types and the whole test suite (PostgreSQL at 127.0.0.1:5432 for the marked tests)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest airflow-venv render clean
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m versioning check
+	$(BIN)/python -m versioning demo
+	$(BIN)/python -m infra.render --stack dev --out rendered/dev
+
+render: $(STAMP)
+	$(BIN)/python -m infra.render --stack dev --out rendered/dev
+
+airflow-venv:
+	bash scripts/airflow-venv.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) airflow-venv
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .venv-airflow rendered .pytest_cache .mypy_cache .ruff_cache

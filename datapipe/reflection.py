@@ -24,7 +24,8 @@ def reflect_table(engine: Engine, name: str, schema: str | None) -> sa.Table:
         match = _match(name, names)
         if match is None:
             where = f"{shown(engine.url)}" + (f" schema {schema!r}" if schema else "")
-            close = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=3)
+            by_folded = {n.lower(): n for n in names}
+            close = [by_folded[n] for n in difflib.get_close_matches(name.lower(), list(by_folded), n=3)]
             hint = f"did you mean: {', '.join(close)}?" if close else "check tables[].name and source.schema"
             raise UnknownTableError(name, where, sorted(names), hint=hint)
         return sa.Table(match, sa.MetaData(), autoload_with=engine, schema=schema)

@@ -1,0 +1,180 @@
+"""SQL for the planned changes, rendered by Alembic's operations in offline mode for each dialect.
+
+Alembic knows each database's DDL (PostgreSQL's ``ALTER COLUMN ... TYPE``, MySQL's ``MODIFY``/``CHANGE``
+that restate the column, SQLite's lack of ``ALTER COLUMN``), so statements are never assembled from
+strings here. SQLite cannot change a column's type or nullability in place: those changes rebuild the
+table with Alembic's batch mode (create a copy, copy the rows, drop, rename), which is SQLite's documented
+procedure. DROP and RENAME COLUMN are native since SQLite 3.35 and 3.25.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+
+from versioning.migrations.columns import ColumnSpec
+from versioning.migrations.dialects import Dialect
+from versioning.migrations.literals import literal
+from versioning.migrations.plan import (
+    AddColumn,
+    Change,
+    ChangeNullability,
+    ChangeType,
+    DropColumn,
+    FillFromColumn,
+    FillWithValue,
+    RenameColumn,
+    TableShape,
+)
+
+
+@dataclass(frozen=True)
+class Note:
+    """A remark for the script's reader (a comment), e.g. why a change is left out on this database."""
+
+    text: str
+
+
+Rendered = list[str | Note]
+"""Statements (without their terminating ``;``) and notes, in order."""
+
+
+class _StatementBuffer(io.StringIO):
+    """Alembic's offline output, one ``write`` per statement: kept as a list instead of a text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.statements: list[str] = []
+
+    def write(self, text: str) -> int:
+        # Alembic leaves a space before each newline in CREATE TABLE; a script should not carry it.
+        statement = "\n".join(line.rstrip() for line in text.strip().splitlines())
+        if statement:
+            self.statements.append(statement.removesuffix(";").rstrip())
+        return len(text)
+
+
+class AlembicRenderer:
+    """Renders changes to one table for PostgreSQL or MySQL/MariaDB (and the base of the others)."""
+
+    def __init__(self, dialect: Dialect, table: str, schema: str | None = None) -> None:
+        self.dialect = dialect
+        self.table = table
+        self.schema = schema
+        self._buffer = _StatementBuffer()
+        context = MigrationContext.configure(
+            dialect_name=dialect.value,
+            # Named parameters stop the psycopg2/pymysql dialects from doubling '%' in literal strings.
+            dialect_opts={"paramstyle": "named"},
+            opts={"as_sql": True, "output_buffer": self._buffer, "literal_binds": True},
+        )
+        self.op = Operations(context)
+
+    def take(self) -> list[str]:
+        """The statements rendered since the last call."""
+        statements, self._buffer.statements = self._buffer.statements, []
+        return statements
+
+    def create_table(self, columns: list[ColumnSpec]) -> Rendered:
+        """``CREATE TABLE`` with the given columns."""
+        self.op.create_table(self.table, *(c.column() for c in columns), schema=self.schema)
+        return list(self.take())
+
+    def render(self, change: Change, shape: TableShape) -> Rendered:
+        """The SQL for one change to a table that currently has ``shape``."""
+        if isinstance(change, AddColumn):
+            self.op.add_column(self.table, change.column.column(), schema=self.schema)
+        elif isinstance(change, FillWithValue):
+            table = self.table_clause(shape)
+            target = table.c[change.column.name]
+            self.op.execute(
+                sa.update(table).values({target: literal(change.value, change.column.type)}).where(target.is_(None))
+            )
+        elif isinstance(change, FillFromColumn):
+            table = self.table_clause(shape)
+            target, source = table.c[change.column.name], table.c[change.source.name]
+            value: Any = source if change.source.same_type(change.column) else sa.cast(source, change.column.type)
+            self.op.execute(sa.update(table).values({target: value}).where(target.is_(None)))
+        elif isinstance(change, RenameColumn):
+            self.op.alter_column(
+                self.table,
+                change.column.name,
+                new_column_name=change.new_name,
+                existing_type=change.column.type,
+                existing_nullable=change.column.nullable,
+                schema=self.schema,
+            )
+        elif isinstance(change, DropColumn):
+            self.op.drop_column(self.table, change.column.name, schema=self.schema)
+        elif isinstance(change, ChangeType):
+            self.change_type(change, shape)
+        else:
+            self.change_nullability(change, shape)
+        return list(self.take())
+
+    def change_type(self, change: ChangeType, shape: TableShape) -> None:
+        """Alter a column's type; PostgreSQL is told how to convert text and bytes, which it will not guess."""
+        using: dict[str, Any] = {}
+        if self.dialect is Dialect.POSTGRESQL:
+            conversion = _postgresql_conversion(change.column, change.new)
+            if conversion is not None:
+                using["postgresql_using"] = conversion
+        self.op.alter_column(
+            self.table,
+            change.column.name,
+            type_=change.new.type,
+            existing_type=change.column.type,
+            existing_nullable=change.column.nullable,
+            schema=self.schema,
+            **using,
+        )
+
+    def change_nullability(self, change: ChangeNullability, shape: TableShape) -> None:
+        """Make a column ``NOT NULL`` or nullable."""
+        self.op.alter_column(
+            self.table,
+            change.column.name,
+            nullable=change.new.nullable,
+            existing_type=change.column.type,
+            schema=self.schema,
+        )
+
+    def table_clause(self, shape: TableShape) -> sa.TableClause:
+        """The table as a SQL expression, for UPDATE statements."""
+        return sa.table(self.table, *(sa.column(c.name, c.type) for c in shape.columns.values()), schema=self.schema)
+
+
+class SQLiteRenderer(AlembicRenderer):
+    """SQLite: type and nullability changes rebuild the table (Alembic's batch mode); the rest is native."""
+
+    def change_type(self, change: ChangeType, shape: TableShape) -> None:
+        with self._rebuild(shape) as batch:
+            batch.alter_column(change.column.name, type_=change.new.type, existing_type=change.column.type)
+
+    def change_nullability(self, change: ChangeNullability, shape: TableShape) -> None:
+        with self._rebuild(shape) as batch:
+            batch.alter_column(change.column.name, nullable=change.new.nullable, existing_type=change.column.type)
+
+    def _rebuild(self, shape: TableShape) -> Any:
+        # Offline, Alembic cannot read the table, so it is given the table as the plan knows it.
+        current = sa.Table(
+            self.table, sa.MetaData(), *(c.column() for c in shape.columns.values()), schema=self.schema
+        )
+        return self.op.batch_alter_table(self.table, schema=self.schema, copy_from=current, recreate="always")
+
+
+def _postgresql_conversion(old: ColumnSpec, new: ColumnSpec) -> str | None:
+    """The ``USING`` expression for conversions PostgreSQL has no automatic cast for."""
+    column: sa.ColumnClause[Any] = sa.column(old.name)
+    if isinstance(old.type, sa.Text) and isinstance(new.type, sa.LargeBinary):
+        expression = sa.func.convert_to(column, sa.literal("UTF8"))
+    elif isinstance(old.type, sa.LargeBinary) and isinstance(new.type, sa.Text):
+        expression = sa.func.convert_from(column, sa.literal("UTF8"))
+    else:
+        return None
+    return str(expression.compile(compile_kwargs={"literal_binds": True}))

@@ -81,6 +81,10 @@ class BigQueryRenderer:
             return self.change_type(change, shape)
         return [_transpile(s) for s in self._postgresql.render(change, shape) if isinstance(s, str)]
 
+    def finish_step(self, shape: TableShape) -> Rendered:
+        """Statements a step still needs after its last change: none on BigQuery."""
+        return []
+
     def change_type(self, change: ChangeType, shape: TableShape) -> Rendered:
         old, new = _bigquery_type(change.column), _bigquery_type(change.new)
         if old == new:

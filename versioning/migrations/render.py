@@ -117,6 +117,10 @@ class AlembicRenderer:
             self.change_nullability(change, shape)
         return list(self.take())
 
+    def finish_step(self, shape: TableShape) -> Rendered:
+        """Statements a step still needs after its last change (none here; SQLite's table rebuild)."""
+        return []
+
     def change_type(self, change: ChangeType, shape: TableShape) -> None:
         """Alter a column's type; PostgreSQL is told how to convert text and bytes, which it will not guess."""
         using: dict[str, Any] = {}
@@ -150,22 +154,40 @@ class AlembicRenderer:
 
 
 class SQLiteRenderer(AlembicRenderer):
-    """SQLite: type and nullability changes rebuild the table (Alembic's batch mode); the rest is native."""
+    """SQLite: type and nullability changes rebuild the table (Alembic's batch mode); the rest is native.
 
-    def change_type(self, change: ChangeType, shape: TableShape) -> None:
-        with self._rebuild(shape) as batch:
-            batch.alter_column(change.column.name, type_=change.new.type, existing_type=change.column.type)
+    A rebuild copies every row, so the type and ``NOT NULL`` changes of a step are collected and made in one
+    rebuild at the end of the step (after the step's backfills, which is also what ``NOT NULL`` needs).
+    """
 
-    def change_nullability(self, change: ChangeNullability, shape: TableShape) -> None:
-        with self._rebuild(shape) as batch:
-            batch.alter_column(change.column.name, nullable=change.new.nullable, existing_type=change.column.type)
+    def __init__(self, dialect: Dialect, table: str, schema: str | None = None) -> None:
+        super().__init__(dialect, table, schema)
+        self._pending: dict[str, ColumnSpec] = {}
+        """Columns whose type or nullability is to change, as the database has them now."""
 
-    def _rebuild(self, shape: TableShape) -> Any:
-        # Offline, Alembic cannot read the table, so it is given the table as the plan knows it.
-        current = sa.Table(
-            self.table, sa.MetaData(), *(c.column() for c in shape.columns.values()), schema=self.schema
-        )
-        return self.op.batch_alter_table(self.table, schema=self.schema, copy_from=current, recreate="always")
+    def render(self, change: Change, shape: TableShape) -> Rendered:
+        if isinstance(change, (ChangeType, ChangeNullability)):
+            self._pending.setdefault(change.column.name, change.column)
+            return [Note(f"{change.column.name} changes when the table is rebuilt at the end of this step")]
+        if isinstance(change, RenameColumn) and change.column.name in self._pending:
+            before = self._pending.pop(change.column.name)
+            self._pending[change.new_name] = ColumnSpec(change.new_name, before.type, before.nullable, before.kind)
+        elif isinstance(change, DropColumn):
+            self._pending.pop(change.column.name, None)
+        return super().render(change, shape)
+
+    def finish_step(self, shape: TableShape) -> Rendered:
+        if not self._pending:
+            return []
+        # Offline, Alembic cannot read the table, so it is given the table as the database has it now.
+        now = [self._pending.get(name, spec).column() for name, spec in shape.columns.items()]
+        current = sa.Table(self.table, sa.MetaData(), *now, schema=self.schema)
+        with self.op.batch_alter_table(self.table, schema=self.schema, copy_from=current, recreate="always") as batch:
+            for name, before in self._pending.items():
+                after = shape.columns[name]
+                batch.alter_column(name, type_=after.type, nullable=after.nullable, existing_type=before.type)
+        self._pending.clear()
+        return list(self.take())
 
 
 def _postgresql_conversion(old: ColumnSpec, new: ColumnSpec) -> str | None:

@@ -118,6 +118,9 @@ def render_migration(
                 rendered += renderer.render(change, shape)
                 shape.apply(change)
             groups.append((group, rendered))
+        closing = renderer.finish_step(shape)
+        if closing:
+            groups.append((ChangeGroup("rebuild the table with the new column types and NOT NULL rules", []), closing))
         rendered_steps.append(RenderedStep(plan, groups))
     return rendered_steps
 

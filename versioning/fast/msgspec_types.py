@@ -1,0 +1,146 @@
+"""Avro schemas compiled into msgspec types, so a batch of records is checked by one C-level pass.
+
+msgspec decides validity at C speed but is more lenient than the reference validator in a few places, and it
+cannot express some Avro types. The compiler therefore returns ``None`` for any schema where a record that
+msgspec accepts might be one the reference rejects; callers then use the reference validator for everything.
+Where msgspec is stricter (an Avro ``double`` accepts any Python int, msgspec only those a float can hold) the
+caller re-checks the rejected records with the reference validator, so the verdict is always the reference's.
+
+Not compiled (the reference is used): decimals, recursive records, unions whose branches msgspec cannot tell
+apart (two records, a record and a map, an enum and a string, string and bytes...).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Annotated, Any, Literal, Union
+
+import avro.schema as A
+import msgspec
+
+from versioning.schema import INT_RANGE, LONG_RANGE
+
+VERSION_FIELD = "schema_version"
+
+BUILTIN_TYPES: tuple[type, ...] = (bytes, bytearray, dt.datetime, dt.date, dt.time)
+"""Types msgspec must take as they are: never decode a string into bytes (base64) or into a datetime."""
+
+_Int32 = Annotated[int, msgspec.Meta(ge=INT_RANGE[0], le=INT_RANGE[1])]
+_Int64 = Annotated[int, msgspec.Meta(ge=LONG_RANGE[0], le=LONG_RANGE[1])]
+
+_PRIMITIVES: dict[str, Any] = {
+    "null": None,
+    "boolean": bool,
+    "int": _Int32,
+    "long": _Int64,
+    "float": float,
+    "double": float,
+    "bytes": bytes,
+    "string": str,
+}
+
+# A logical type on another underlying type is ignored, as in the reference validator and the Avro spec.
+_LOGICAL: dict[tuple[str, str], Any] = {
+    ("date", "int"): dt.date,
+    ("time-millis", "int"): dt.time,
+    ("time-micros", "long"): dt.time,
+    ("timestamp-millis", "long"): dt.datetime,
+    ("timestamp-micros", "long"): dt.datetime,
+    ("local-timestamp-millis", "long"): dt.datetime,
+    ("local-timestamp-micros", "long"): dt.datetime,
+}
+
+_PRIMITIVE_KIND = {
+    "null": "null",
+    "boolean": "bool",
+    "int": "int",
+    "long": "int",
+    "float": "float",
+    "double": "float",
+    "bytes": "str-like",
+    "string": "str-like",
+}
+
+# msgspec tells union branches apart by the kind of Python value; one branch per kind at most.
+_KIND = {
+    dt.date: "str-like",
+    dt.time: "str-like",
+    dt.datetime: "str-like",
+}
+
+
+class Unsupported(Exception):
+    """The schema uses something msgspec cannot check exactly as the reference does."""
+
+
+def compile_record_type(schema: A.Schema) -> Any | None:
+    """The msgspec type for records of a top-level Avro record schema, or None if it cannot be exact.
+
+    Unknown fields are errors, except ``schema_version`` at the top level; fields with a default may be
+    missing.
+    """
+    if not isinstance(schema, A.RecordSchema):
+        return None
+    try:
+        return _Compiler().record(schema, top=True)
+    except Unsupported:
+        return None
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.open_records: set[str] = set()
+        self.names = (f"Record{i}" for i in itertools.count())
+
+    def type(self, node: A.Schema) -> tuple[Any, str]:
+        """The msgspec type of a node and its kind (what Python values it takes), for union checks."""
+        logical = node.get_prop("logicalType")
+        if isinstance(logical, str):
+            if logical == "decimal" and str(node.type) in ("bytes", "fixed"):
+                raise Unsupported("decimal")
+            if (logical, str(node.type)) in _LOGICAL:
+                python_type = _LOGICAL[(logical, str(node.type))]
+                return python_type, _KIND[python_type]
+            if logical == "uuid" and str(node.type) in ("string", "fixed"):
+                raise Unsupported("uuid")  # the reference takes any text uuid.UUID parses, or a UUID.
+        if isinstance(node, A.RecordSchema):
+            return self.record(node, top=False), "dict"
+        if isinstance(node, A.UnionSchema):
+            return self.union(node), "union"
+        if isinstance(node, A.EnumSchema):
+            return Literal[tuple(node.symbols)], "str-like"
+        if isinstance(node, A.FixedSchema):
+            return Annotated[bytes, msgspec.Meta(min_length=node.size, max_length=node.size)], "str-like"
+        if isinstance(node, A.ArraySchema):
+            return list[self.type(node.items)[0]], "list"  # type: ignore[misc]
+        if isinstance(node, A.MapSchema):
+            return dict[str, self.type(node.values)[0]], "dict"  # type: ignore[misc]
+        kind = str(node.type)
+        if kind not in _PRIMITIVES:
+            raise Unsupported(kind)
+        return _PRIMITIVES[kind], _PRIMITIVE_KIND[kind]
+
+    def record(self, node: A.RecordSchema, top: bool) -> Any:
+        if node.fullname in self.open_records:
+            raise Unsupported("recursive record")
+        self.open_records.add(node.fullname)
+        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        for f in node.fields:
+            field_type = self.type(f.type)[0]
+            fields.append((f.name, field_type, msgspec.UNSET) if f.has_default else (f.name, field_type))
+        self.open_records.discard(node.fullname)
+        if top and VERSION_FIELD not in node.fields_dict:
+            fields.append((VERSION_FIELD, Any, msgspec.UNSET))
+        # gc=False: converted records are dropped at once and never hold cycles, so the collector can skip them.
+        return msgspec.defstruct(next(self.names), fields, kw_only=True, forbid_unknown_fields=True, gc=False)
+
+    def union(self, node: A.UnionSchema) -> Any:
+        branches = [self.type(branch) for branch in node.schemas]
+        ints = [t for t, kind in branches if kind == "int"]
+        if len(ints) > 1:  # int and long: the wider range decides.
+            branches = [(t, k) for t, k in branches if k != "int"] + [(_Int64, "int")]
+        kinds = [kind for _, kind in branches]
+        if "union" in kinds or len(set(kinds)) != len(kinds):
+            raise Unsupported("a union msgspec cannot tell apart")
+        return Union[tuple(t for t, _ in branches)]  # noqa: UP007  # built at run time

@@ -26,9 +26,9 @@ def atomic_output(path: Path | str) -> Iterator[BinaryIO]:
     folder = path.parent
     if not folder.is_dir():
         raise DataFileError(path, f"the folder {str(folder)!r} does not exist; create it first")
-    temp, fd = _create_temp(path)
+    temp, out = _create_temp(path)
     try:
-        with os.fdopen(fd, "wb") as out:
+        with out:
             yield out
             out.flush()
             os.fsync(out.fileno())
@@ -41,12 +41,12 @@ def atomic_output(path: Path | str) -> Iterator[BinaryIO]:
     _fsync_folder(folder)
 
 
-def _create_temp(path: Path) -> tuple[Path, int]:
-    """Create the temporary file; opening it with mode 0666 lets the kernel apply the umask as usual."""
+def _create_temp(path: Path) -> tuple[Path, BinaryIO]:
+    """Create the temporary file exclusively; ``open`` creates it 0666 less the umask, as usual for new files."""
     for _ in range(100):
         temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
         try:
-            return temp, os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            return temp, temp.open("xb")
         except FileExistsError:
             continue
         except OSError as exc:

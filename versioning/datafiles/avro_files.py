@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import fastavro
-from fastavro.validation import ValidationError
 
 from versioning.datafiles.avro_types import AvroSchema
 from versioning.datafiles.batch import Batch
 from versioning.datafiles.errors import DataFileError
 from versioning.datafiles.progress import Report
-from versioning.datafiles.record_check import invalid_record
+from versioning.datafiles.record_check import check_record
 
 CODEC = "deflate"
 """Block compression for written files: zlib, in every Avro implementation and in the standard library."""
@@ -69,15 +68,14 @@ def write_avro(
     path: Path, target: BinaryIO, batches: Iterable[list[dict[str, Any]]], *, schema: AvroSchema, report: Report
 ) -> int:
     """Write an Avro container file (deflate blocks) with ``schema`` in its header; returns the count."""
-    writer = fastavro.write.Writer(target, schema.parsed, codec=CODEC, validator=True)
+    writer = fastavro.write.Writer(target, schema.parsed, codec=CODEC)
     count = 0
     for records in batches:
         for record in records:
             count += 1
+            check_record(record, schema, path, count)
             try:
                 writer.write(record)
-            except ValidationError as exc:
-                raise invalid_record(exc, schema, path, count) from exc
             except (TypeError, ValueError, OverflowError, AttributeError) as exc:
                 raise DataFileError(
                     path, f"cannot be written with the schema ({_reason(exc)}); fix the record", position=count

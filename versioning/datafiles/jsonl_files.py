@@ -56,11 +56,13 @@ def write_jsonl(
             count += 1
             check_record(record, schema, path, count)
             try:
-                lines.append(json.dumps(record, default=json_value, ensure_ascii=False, separators=(",", ":")))
-            except (TypeError, ValueError) as exc:
+                text = json.dumps(record, default=json_value, ensure_ascii=False, separators=(",", ":"))
+                lines.append(text.encode("utf-8"))
+            except (TypeError, ValueError) as exc:  # UnicodeEncodeError (a lone surrogate) is a ValueError
                 raise DataFileError(path, f"cannot be written as JSON ({exc}); fix the record", position=count) from exc
         if lines:
-            target.write(("\n".join(lines) + "\n").encode("utf-8"))
+            lines.append(b"")
+            target.write(b"\n".join(lines))
         report(count)
     return count
 

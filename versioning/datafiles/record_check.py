@@ -20,6 +20,9 @@ def check_record(record: Any, schema: AvroSchema, path: Path, position: int) -> 
         validate(record, schema.parsed, raise_errors=True)
     except ValidationError as exc:
         raise invalid_record(exc, schema, path, position) from exc
+    except ValueError as exc:
+        # fastavro checks decimals by converting them, which raises instead of reporting.
+        raise DataFileError(path, f"does not fit the schema ({exc}); fix the record", position=position) from exc
 
 
 def invalid_record(exc: ValidationError, schema: AvroSchema, path: Path, position: int) -> DataFileError:

@@ -64,7 +64,7 @@ def render_dag(project: Project, table_name: str, config_file: str | None = None
     settings = project.table(table_name)
     destination = config.destination
     if isinstance(destination, AwsDestination | AzureDestination):
-        raise UnsupportedTargetError(destination.cloud, _WAREHOUSES[destination.cloud], [Cloud.GCP.value])
+        raise UnsupportedTargetError(destination.cloud.value, _WAREHOUSES[destination.cloud], [Cloud.GCP.value])
     assert isinstance(destination, GcpDestination)
     shown_config = config_file or str(project.config_path)
     files = SchemaFiles.of(project, settings)

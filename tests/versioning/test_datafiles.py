@@ -320,6 +320,42 @@ def test_should_read_back_any_records_in_order_whatever_the_batch_size(
     assert [b.first_position for b in batches] == list(range(1, len(rows) + 1, batch_size))
 
 
+LOGICAL = record(
+    fld("day", logical("int", "date")),
+    fld("at", logical("long", "timestamp-micros")),
+    fld("local", logical("long", "local-timestamp-micros")),
+    fld("amount", logical("bytes", "decimal", precision=12, scale=3)),
+    fld("raw", "bytes"),
+    fld("key", logical("string", "uuid")),
+    fld("note", ["null", "string"]),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.fixed_dictionaries(
+            {
+                "day": st.dates(),
+                "at": st.datetimes(timezones=st.just(UTC)),
+                "local": st.datetimes(),
+                "amount": st.decimals(min_value=-(10**9) + 1, max_value=10**9 - 1, places=3, allow_nan=False),
+                "raw": st.binary(max_size=20),
+                "key": st.uuids(),
+                "note": st.none() | st.text(max_size=10),
+            }
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_should_round_trip_any_logical_values(tmp_path: Path, fmt: str, rows: list[dict[str, Any]]) -> None:
+    path = tmp_path / f"logical.{fmt}"
+    write_batches(path, [rows], schema=LOGICAL)
+    assert read_all(path, schema=LOGICAL) == rows
+
+
 # --- JSON Lines values ---------------------------------------------------------------------------------------
 
 
@@ -566,6 +602,23 @@ def test_should_say_a_parquet_file_is_not_parquet(tmp_path: Path, content: bytes
     path.write_bytes(content)
     with pytest.raises(DataFileError, match=r"users\.parquet: not a Parquet file \(.+\); check the file"):
         read_all(path)
+
+
+def test_should_name_the_batch_where_parquet_data_is_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "users.parquet"
+    write_batches(path, users(5000, size=1000), schema=USER)  # one row group per 1000 records
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 40] = bytes(b ^ 0x5A for b in data[middle : middle + 40])
+    path.write_bytes(bytes(data))
+
+    read = 0
+    with pytest.raises(DataFileError) as caught:
+        for batch in read_batches(path, batch_size=500):
+            read += len(batch)
+    assert "the Parquet file is truncated or corrupt" in caught.value.message
+    assert caught.value.position == read + 1
+    assert 0 < read < 5000
 
 
 def test_should_read_a_parquet_file_written_by_another_tool(tmp_path: Path) -> None:

@@ -20,12 +20,14 @@ from versioning.datafiles.record_check import check_record
 from versioning.errors import VersioningError
 
 
-def open_parquet(path: Path, source: BinaryIO) -> pq.ParquetFile:
-    """Open the footer of a Parquet file; raises :class:`DataFileError` if it is not one."""
+def open_parquet(path: Path) -> pq.ParquetFile:
+    """Open a Parquet file and read its footer; raises :class:`DataFileError` if it is not one."""
     try:
-        return pq.ParquetFile(source)
-    except (pa.ArrowException, OSError) as exc:
+        return pq.ParquetFile(path)
+    except pa.ArrowInvalid as exc:
         raise DataFileError(path, f"not a Parquet file ({exc}); check the file and its --format") from exc
+    except OSError as exc:
+        raise DataFileError(path, f"cannot be read ({exc}); check the path and its permissions") from exc
 
 
 def read_parquet(

@@ -92,13 +92,14 @@ def write_batches(
 def _read(
     path: Path, data_format: DataFormat, batch_size: int, schema: AvroSchema | None, show: bool
 ) -> Iterator[Batch]:
+    if data_format is DataFormat.PARQUET:
+        # pyarrow reads the file itself (native I/O), faster than through a Python file object.
+        with open_parquet(path) as parquet:
+            total = parquet.metadata.num_rows
+            with progress_bar(f"reading {path.name}", total=total, unit="records", enabled=show) as report:
+                yield from read_parquet(path, parquet, batch_size=batch_size, schema=schema, report=report)
+        return
     with _open(path) as source:
-        if data_format is DataFormat.PARQUET:
-            with open_parquet(path, source) as parquet:
-                total = parquet.metadata.num_rows
-                with progress_bar(f"reading {path.name}", total=total, unit="records", enabled=show) as report:
-                    yield from read_parquet(path, parquet, batch_size=batch_size, schema=schema, report=report)
-            return
         size = path.stat().st_size
         with progress_bar(f"reading {path.name}", total=size, unit="bytes", enabled=show) as report:
             if data_format is DataFormat.JSONL:

@@ -72,11 +72,7 @@ class BigQueryRenderer:
         if isinstance(change, RenameColumn):
             return [self.rename(change.column.name, change.new_name)]
         if isinstance(change, ChangeNullability) and not change.new.nullable:
-            return [
-                Note(
-                    f"BigQuery cannot make the existing column {change.column.name} REQUIRED; it stays NULLABLE"
-                )
-            ]
+            return [Note(f"BigQuery cannot make the existing column {change.column.name} REQUIRED; it stays NULLABLE")]
         if isinstance(change, ChangeType):
             return self.change_type(change, shape)
         return [_transpile(s) for s in self._postgresql.render(change, shape) if isinstance(s, str)]

@@ -56,8 +56,9 @@ def _run(connection: Connection, statements: list[str], dialect: Dialect, subjec
         _begin_sqlite(connection)
     for number, statement in enumerate(statements, start=1):
         try:
-            # The statements carry their values as literals; the driver must not look for parameters in them.
-            connection.exec_driver_sql(statement)
+            # The statements carry their values as literals: no_parameters makes psycopg and pymysql take a
+            # '%' in them as text, not as a parameter marker.
+            connection.exec_driver_sql(statement, execution_options={"no_parameters": True})
         except sa.exc.DBAPIError as err:
             if dialect.transactional_ddl:
                 outcome = "the migration was rolled back, the table is unchanged"

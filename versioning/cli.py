@@ -197,16 +197,14 @@ def upgrade(
     unit = "line" if detect_format(input_file, fmt) == "jsonl" else "record"
     detect_format(output_file, output_format)  # refuse an unknown output extension before reading anything
     rejected: list[dict[str, Any]] = []
-    counts = {"read": 0}
 
     def upgraded() -> Iterator[list[dict[str, Any]]]:
         source_schema = subject.schema(start if start is not None else subject.latest)
         for batch in read_batches(input_file, fmt, batch_size=batch_size, schema=source_schema):
             out: list[dict[str, Any]] = []
             for position, record in enumerate(batch.records, batch.first_position):
-                counts["read"] += 1
                 moved, errors = _move(subject, record, start, target)
-                if errors:
+                if moved is None or errors:
                     for error in errors:
                         click.echo(f"{input_file}, {unit} {position}: {error}", err=True)
                     rejected.append({"position": position, "errors": errors, "record": _jsonable(record)})

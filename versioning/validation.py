@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import avro.schema as A
 
@@ -251,8 +251,8 @@ def _map(values: Check) -> Check:
 
 
 def _decimal(node: A.Schema) -> Check:
-    precision = int(node.get_prop("precision") or 0)
-    scale = int(node.get_prop("scale") or 0)
+    precision = int(cast(int, node.get_prop("precision") or 0))
+    scale = int(cast(int, node.get_prop("scale") or 0))
 
     def check(value: Any, path: str, errors: list[FieldError]) -> None:
         if type(value) is int:

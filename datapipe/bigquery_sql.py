@@ -73,6 +73,8 @@ def merge_sql(
     ordering = f"{quote(order_by)} DESC" if order_by else keys[0]
     on = " AND ".join(f"target.{k} = source.{k}" for k in keys)
     updates = ",\n    ".join(f"{c} = source.{c}" for c in columns if c not in keys)
+    inserted = ",\n    ".join(columns)
+    values = ",\n    ".join(f"source.{c}" for c in columns)
     matched = f"WHEN MATCHED THEN UPDATE SET\n    {updates}\n" if updates else ""
     return (
         f"MERGE {target} AS target\n"
@@ -83,6 +85,9 @@ def merge_sql(
         ") AS source\n"
         f"ON {on}\n"
         f"{matched}"
-        f"WHEN NOT MATCHED THEN INSERT ({', '.join(columns)})\n"
-        f"  VALUES ({', '.join(f'source.{c}' for c in columns)})"
+        "WHEN NOT MATCHED THEN INSERT (\n"
+        f"    {inserted}\n"
+        ") VALUES (\n"
+        f"    {values}\n"
+        ")"
     )

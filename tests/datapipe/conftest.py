@@ -6,6 +6,6 @@ from pathlib import Path
 # pytest puts a test module's folder on sys.path only when it imports the module, after this conftest.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from datapipe_fixtures import pg_schema, pg_user_env, sqlite_project  # noqa: E402
+from datapipe_fixtures import pg_schema, pg_user_env, sqlite_project
 
 __all__ = ["pg_schema", "pg_user_env", "sqlite_project"]

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from datapipe_fixtures import assert_golden, pg_source, write_config
-from versioning import Registry
 
 from datapipe.config import Project, load_project
 from datapipe.errors import IncompatibleVersionError, UnknownColumnError, UnknownTableError
 from datapipe.schema_generation import generate_schema
+from versioning import Registry
 
 
 def test_should_write_the_golden_schemas_of_oracle_style_tables(sqlite_project: Project) -> None:

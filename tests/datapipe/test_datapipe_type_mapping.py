@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import oracle, postgresql
-from versioning.exports.bigquery import to_bigquery
 
 from datapipe.config import UnconstrainedNumber
 from datapipe.type_mapping import UnmappableType, avro_type
+from versioning.exports.bigquery import to_bigquery
 
 STRING = UnconstrainedNumber.STRING
 

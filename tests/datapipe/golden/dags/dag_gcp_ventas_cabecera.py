@@ -50,8 +50,27 @@ WHEN MATCHED THEN UPDATE SET
     `FIRMA` = source.`FIRMA`,
     `FECHA_VENTA` = source.`FECHA_VENTA`,
     `FECHA_MODIFICACION` = source.`FECHA_MODIFICACION`
-WHEN NOT MATCHED THEN INSERT (`ID_VENTA`, `CLIENTE`, `TOTAL`, `IMPORTE_EXACTO`, `PUNTOS`, `NOTAS`, `FIRMA`, `FECHA_VENTA`, `FECHA_MODIFICACION`)
-  VALUES (source.`ID_VENTA`, source.`CLIENTE`, source.`TOTAL`, source.`IMPORTE_EXACTO`, source.`PUNTOS`, source.`NOTAS`, source.`FIRMA`, source.`FECHA_VENTA`, source.`FECHA_MODIFICACION`);
+WHEN NOT MATCHED THEN INSERT (
+    `ID_VENTA`,
+    `CLIENTE`,
+    `TOTAL`,
+    `IMPORTE_EXACTO`,
+    `PUNTOS`,
+    `NOTAS`,
+    `FIRMA`,
+    `FECHA_VENTA`,
+    `FECHA_MODIFICACION`
+) VALUES (
+    source.`ID_VENTA`,
+    source.`CLIENTE`,
+    source.`TOTAL`,
+    source.`IMPORTE_EXACTO`,
+    source.`PUNTOS`,
+    source.`NOTAS`,
+    source.`FIRMA`,
+    source.`FECHA_VENTA`,
+    source.`FECHA_MODIFICACION`
+);
 """
 
 with DAG(

@@ -49,6 +49,7 @@ def write_jsonl(
     path: Path, target: BinaryIO, batches: Iterable[list[dict[str, Any]]], *, schema: AvroSchema, report: Report
 ) -> int:
     """Write every record as one line of JSON (see :mod:`json_values` for the forms); returns the count."""
+    encoder = json.JSONEncoder(default=json_value, ensure_ascii=False, separators=(",", ":"))
     count = 0
     for records in batches:
         lines = []
@@ -56,8 +57,7 @@ def write_jsonl(
             count += 1
             check_record(record, schema, path, count)
             try:
-                text = json.dumps(record, default=json_value, ensure_ascii=False, separators=(",", ":"))
-                lines.append(text.encode("utf-8"))
+                lines.append(encoder.encode(record).encode("utf-8"))
             except (TypeError, ValueError) as exc:  # UnicodeEncodeError (a lone surrogate) is a ValueError
                 raise DataFileError(path, f"cannot be written as JSON ({exc}); fix the record", position=count) from exc
         if lines:

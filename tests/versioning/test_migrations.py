@@ -446,3 +446,25 @@ def test_should_run_inside_the_callers_transaction(sqlite_engine: sa.Engine, use
         apply_migration(connection, users, 1, 3)
         connection.rollback()
     assert set(layout(database, "users")) == {"id", "name", "created_at"}
+
+
+def test_should_convert_text_to_bytes_and_back_as_utf8(database: Database, tmp_path: Path) -> None:
+    v1 = {
+        "type": "record",
+        "name": "Note",
+        "fields": [{"name": "id", "type": "string"}, {"name": "body", "type": "string"}],
+    }
+    v2 = {**v1, "fields": [v1["fields"][0], {"name": "body", "type": "bytes"}]}
+    steps = [{"from": 1, "to": 2, "upgrade": [{"promote": {"field": "body", "to": "bytes"}}]}]
+    notes = write_subject(tmp_path / "registry", "notes", [v1, v2], steps)
+    engine, schema = database
+    create_table(database, notes, 1)
+    insert(database, "notes", [{"id": "n1", "body": "héllo 100%"}])
+
+    apply_migration(engine, notes, 1, 2, schema=schema)
+    assert [bytes(row["body"]) for row in read(database, "notes")] == ["héllo 100%".encode()]
+    assert layout(database, "notes") == fresh_layout(database, notes, 2)
+
+    apply_migration(engine, notes, 2, 1, schema=schema)
+    assert read(database, "notes") == [{"id": "n1", "body": "héllo 100%"}]
+    assert layout(database, "notes") == fresh_layout(database, notes, 1)

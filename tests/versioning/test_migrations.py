@@ -468,3 +468,13 @@ def test_should_convert_text_to_bytes_and_back_as_utf8(database: Database, tmp_p
     apply_migration(engine, notes, 2, 1, schema=schema)
     assert read(database, "notes") == [{"id": "n1", "body": "héllo 100%"}]
     assert layout(database, "notes") == fresh_layout(database, notes, 1)
+
+
+def test_should_refuse_an_sqlite_too_old_to_drop_columns(
+    sqlite_engine: sa.Engine, users: Subject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    create_table((sqlite_engine, None), users, 1)
+    monkeypatch.setattr(sqlite_engine.dialect, "server_version_info", (3, 31, 1))
+    with pytest.raises(MigrationError, match=r"SQLite 3\.31\.1 cannot drop columns; migrations need SQLite 3\.35"):
+        apply_migration(sqlite_engine, users, 1, 2)
+    assert set(layout((sqlite_engine, None), "users")) == {"id", "name", "created_at"}

@@ -30,6 +30,7 @@ def apply_migration(
     failure stay applied (the error says how many). Raises :class:`MigrationError`.
     """
     dialect = _dialect_of(bind)
+    _check_sqlite_version(bind, dialect)
     statements = migration_statements(subject, from_version, to_version, dialect, schema=schema)
     if isinstance(bind, Engine):
         with bind.connect() as connection, connection.begin():
@@ -49,6 +50,22 @@ def _dialect_of(bind: Engine | Connection) -> Dialect:
             f"cannot run migrations on a {name!r} database here; use migration_sql() for a script to run there"
         )
     return parse_dialect(name)
+
+
+MINIMUM_SQLITE = (3, 35)
+"""The first SQLite with ``ALTER TABLE ... DROP COLUMN``."""
+
+
+def _check_sqlite_version(bind: Engine | Connection, dialect: Dialect) -> None:
+    if dialect is not Dialect.SQLITE:
+        return
+    version = tuple(bind.dialect.server_version_info or ())
+    if version and version < MINIMUM_SQLITE:
+        found = ".".join(str(part) for part in version)
+        raise MigrationError(
+            f"SQLite {found} cannot drop columns; migrations need SQLite 3.35 or newer "
+            "(upgrade the sqlite3 library Python is linked with, or use migration_sql() and migrate by hand)"
+        )
 
 
 def _run(connection: Connection, statements: list[str], dialect: Dialect, subject: Subject) -> None:

@@ -264,6 +264,13 @@ def test_should_write_a_missing_field_with_its_schema_default(tmp_path: Path, fm
     ]
 
 
+@pytest.mark.parametrize(("fmt", "kept"), [("jsonl", True), ("avro", False), ("parquet", False)])
+def test_should_keep_keys_outside_the_schema_only_in_json_lines(tmp_path: Path, fmt: str, kept: bool) -> None:
+    path = tmp_path / f"users.{fmt}"
+    write_batches(path, [[{"id": 1, "name": "Ada", "email": None, "schema_version": 3}]], schema=USER)
+    assert ("schema_version" in read_all(path)[0]) is kept
+
+
 def test_should_not_change_the_callers_records_when_writing(tmp_path: Path) -> None:
     original = {"id": 1, "name": "Ada"}
     write_batches(tmp_path / "users.parquet", [[original]], schema=USER)

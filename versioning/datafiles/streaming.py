@@ -61,16 +61,17 @@ def write_batches(
 ) -> int:
     """Write batches of records to ``path`` with ``schema``; returns how many records were written.
 
-    A field a record leaves out is written with its schema default. Every record is checked against
-    ``schema`` first, so an error names the record (1-based, across all
-    batches) and the field. The file appears at ``path`` only when everything was written: an error, in a
-    record or raised by ``batches`` itself, leaves ``path`` as it was and no temporary file behind. Writing
-    over the file being read (an in-place upgrade) is safe for the same reason.
+    A field a record leaves out is written with its schema default; keys the schema does not name are
+    ignored by Avro and Parquet and kept by JSON Lines (e.g. ``schema_version``). Every record is checked
+    against ``schema`` first, so an error names the record (1-based, across all batches) and the field.
+
+    The file appears at ``path`` only when everything was written: an error, in a record or raised by
+    ``batches`` itself, leaves ``path`` as it was and no temporary file behind. Writing over the file being
+    read (an in-place upgrade) is safe for the same reason.
     """
     path = Path(path)
     data_format = detect_format(path, fmt)
-    parsed = _parse(schema, path)
-    assert parsed is not None
+    parsed = schema if isinstance(schema, AvroSchema) else AvroSchema.parse(schema, where=f"schema for {path}")
     if path.is_dir():
         raise DataFileError(path, "is a folder; give a file name to write to")
     if data_format is DataFormat.PARQUET:

@@ -129,21 +129,20 @@ def validate(
     Without --version, each record's own schema_version chooses the version, else the newest. Every error of
     every record is printed as FILE, line|record N: FIELD: MESSAGE; the exit code is 1 if any record is invalid.
     """
-    from versioning.datafiles import detect_format, read_batches
+    from versioning.datafiles import read_batches
 
     subject = load_registry(registry_dir).subject(subject_name)
     schema_version = subject.version_number(version) if version is not None else subject.latest
-    unit = "line" if detect_format(data_file, fmt) == "jsonl" else "record"
     total = invalid = printed = 0
     for batch in read_batches(data_file, fmt, batch_size=batch_size, schema=subject.schema(schema_version)):
-        for position, record in enumerate(batch.records, batch.first_position):
+        for index, record in enumerate(batch.records):
             total += 1
             errors = _record_errors(subject, record, version)
             if errors:
                 invalid += 1
                 for error in errors:
                     if not max_errors or printed < max_errors:
-                        click.echo(f"{data_file}, {unit} {position}: {error}", err=True)
+                        click.echo(f"{data_file}, {batch.where(index)}: {error}", err=True)
                     printed += 1
     if max_errors and printed > max_errors:
         click.echo(f"... {printed - max_errors} more errors not shown (use --max-errors 0)", err=True)
@@ -194,7 +193,6 @@ def upgrade(
     subject = load_registry(registry_dir).subject(subject_name)
     target = subject.version_number(to_version)
     start = subject.version_number(from_version) if from_version is not None else None
-    unit = "line" if detect_format(input_file, fmt) == "jsonl" else "record"
     detect_format(output_file, output_format)  # refuse an unknown output extension before reading anything
     rejected: list[dict[str, Any]] = []
 
@@ -202,11 +200,12 @@ def upgrade(
         source_schema = subject.schema(start if start is not None else subject.latest)
         for batch in read_batches(input_file, fmt, batch_size=batch_size, schema=source_schema):
             out: list[dict[str, Any]] = []
-            for position, record in enumerate(batch.records, batch.first_position):
+            for index, record in enumerate(batch.records):
+                position = batch.position(index)
                 moved, errors = _move(subject, record, start, target)
                 if moved is None or errors:
                     for error in errors:
-                        click.echo(f"{input_file}, {unit} {position}: {error}", err=True)
+                        click.echo(f"{input_file}, {batch.where(index)}: {error}", err=True)
                     rejected.append({"position": position, "errors": errors, "record": _jsonable(record)})
                 else:
                     out.append(moved)

@@ -118,12 +118,13 @@ class TestValidate:
     def test_should_report_every_error_with_line_and_field(self, registry: Path, tmp_path: Path, capsys) -> None:
         rows = [V1_ROWS[0], {"id": 5, "name": "x"}, V1_ROWS[2], {**V1_ROWS[0], "schema_version": 9}]
         data = write_jsonl(tmp_path / "users.jsonl", rows)
+        data.write_text(data.read_text().replace("\n", "\n\n", 1))  # a blank line 2 still counts as a line
         code, out, err = run(capsys, "validate", "users", data, "--registry", registry)
         assert code == 1
         assert err.splitlines() == [
-            f"{data}, line 2: id: expected string, got int 5",
-            f"{data}, line 2: created_at: missing required field",
-            f"{data}, line 4: subject 'users' has no version 9; known versions: 1, 2, 3",
+            f"{data}, line 3: id: expected string, got int 5",
+            f"{data}, line 3: created_at: missing required field",
+            f"{data}, line 5: subject 'users' has no version 9; known versions: 1, 2, 3",
         ]
         assert out.strip() == f"{data}: 4 records, 2 invalid (users)"
 

@@ -37,7 +37,10 @@ SHOWN_ROWS = 5
 
 @dataclass(frozen=True)
 class ColumnError:
-    """One thing wrong with a column: its field path, what is wrong, and some of the rows (0-based) where."""
+    """One thing wrong with a column: its field path, what is wrong, and some of the rows where.
+
+    Rows are numbered from the ``first_row`` the check was given: 0 (Arrow's index) for a table in memory,
+    the 1-based record number in the file for a batch of a file."""
 
     path: str
     message: str
@@ -66,7 +69,7 @@ class ColumnValidator:
         self.arrow = arrow_schema(self.avro)
         self.defaults = {f["name"]: f["default"] for f in schema.fields if "default" in f}
 
-    def errors(self, data: pa.Table | pa.RecordBatch) -> list[ColumnError]:
+    def errors(self, data: pa.Table | pa.RecordBatch, first_row: int = 0) -> list[ColumnError]:
         """Every problem with the columns: missing, unexpected or of the wrong type, nulls where none may be."""
         found: list[ColumnError] = []
         names = set(data.schema.names)
@@ -84,7 +87,7 @@ class ColumnValidator:
                     )
                 )
                 continue
-            found.extend(_nulls(column, expected.type, expected.nullable, expected.name))
+            found.extend(_nulls(column, expected.type, expected.nullable, expected.name, first_row))
         for name in data.schema.names:
             if name not in self.arrow.names and name != VERSION_FIELD:
                 found.append(ColumnError(name, f"unexpected column (not in {self.schema.source}); drop it"))
@@ -106,11 +109,11 @@ def _nullable_everywhere(kind: pa.DataType) -> pa.DataType:
     return kind
 
 
-def _nulls(column: Any, kind: pa.DataType, nullable: bool, path: str) -> list[ColumnError]:
+def _nulls(column: Any, kind: pa.DataType, nullable: bool, path: str, first_row: int = 0) -> list[ColumnError]:
     """Nulls where the schema allows none, in the column and (for present parents) in its nested fields."""
     found: list[ColumnError] = []
     if not nullable and column.null_count:
-        rows = pc.indices_nonzero(pc.is_null(column)).to_pylist()[:SHOWN_ROWS]
+        rows = [first_row + i for i in pc.indices_nonzero(pc.is_null(column)).to_pylist()[:SHOWN_ROWS]]
         found.append(
             ColumnError(path, "null where the schema allows none; fill it or make the field nullable", tuple(rows))
         )
@@ -164,19 +167,20 @@ class ColumnUpgrader:
         if run:
             self.segments.append((run, self.target))
 
-    def validate(self, data: pa.Table | pa.RecordBatch) -> None:
+    def validate(self, data: pa.Table | pa.RecordBatch, first_row: int = 0) -> None:
         """Raise :class:`InvalidColumnsError` if the columns do not match the source version."""
-        errors = self.source.errors(data)
+        errors = self.source.errors(data, first_row)
         if errors:
             raise InvalidColumnsError(self.subject.name, self.from_version, errors)
 
-    def upgrade(self, data: Columns) -> Columns:
+    def upgrade(self, data: Columns, first_row: int = 0) -> Columns:
         """The columns validated against the source version and moved to the target version.
 
         The result has exactly the target version's Arrow schema (its columns in schema order, the Avro schema
-        in the metadata); a ``schema_version`` column is dropped, since the schema says the version.
+        in the metadata); a ``schema_version`` column is dropped, since the schema says the version. Errors
+        number rows from ``first_row``.
         """
-        self.validate(data)
+        self.validate(data, first_row)
         current = self._fill_defaults(data, self.source)
         for steps, after in self.segments:
             if steps[0].has_callable:
@@ -185,7 +189,7 @@ class ColumnUpgrader:
                 names = [n for n in current.schema.names if n != VERSION_FIELD]
                 current = _apply_plan(plan_fields(steps, names), current, after)
         result: Columns = current
-        errors = self.target.errors(result)
+        errors = self.target.errors(result, first_row)
         if errors:
             raise InvalidColumnsError(self.subject.name, self.to_version, errors)
         return result

@@ -94,11 +94,11 @@ def upgrade_parquet(
     with atomic_output(target) as out, pq.ParquetWriter(out, upgrader.target.arrow, compression=compression) as writer:
         for batch in parquet.iter_batches(batch_size=batch_size):
             try:
-                writer.write_batch(upgrader.upgrade(batch))
+                writer.write_batch(upgrader.upgrade(batch, first_row=rows + 1))
             except InvalidColumnsError as exc:
-                raise DataFileError(
-                    source, f"rows {rows + 1} to {rows + batch.num_rows}: {exc}", position=rows + 1
-                ) from exc
+                where = next((e.rows[0] for e in exc.errors if e.rows), rows + 1)
+                field = exc.errors[0].path if exc.errors else None
+                raise DataFileError(source, f"{exc}; fix the file", position=where, field=field) from exc
             rows += batch.num_rows
     return rows
 

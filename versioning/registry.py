@@ -377,6 +377,7 @@ def _load_steps(
     raw: Any, schemas: dict[int, Schema], folder: Path, where: str, problems: list[Problem]
 ) -> dict[int, Step]:
     declared: dict[int, tuple[int, Any]] = {}
+    raw_descriptions: dict[int, Any] = {}
     if raw is not None and not isinstance(raw, list):
         problems.append(Problem(f"{where}:steps", "must be a list of {from, to, upgrade} entries"))
         raw = []
@@ -403,6 +404,7 @@ def _load_steps(
         if unknown:
             problems.append(Problem(at, f"unknown keys {sorted(unknown)}; a step has from, to, upgrade, description"))
         declared[start] = (i, entry.get("upgrade"))
+        raw_descriptions[start] = entry.get("description")
     steps: dict[int, Step] = {}
     for start in sorted(v for v in schemas if v + 1 in schemas):
         if start not in declared:
@@ -422,6 +424,7 @@ def _load_steps(
         problems.extend(op_problems)
         step, step_problems = build_step(start, start + 1, operations, old, new, at)
         step.folder = folder
+        step.description = str(raw_descriptions.get(start) or "")
         problems.extend(step_problems)
         steps[start] = step
     return steps

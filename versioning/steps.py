@@ -113,6 +113,8 @@ class Step:
     new: Schema | None = None
     folder: Path | None = None
     """The subject's folder, where a ``call`` operation's module may live."""
+    description: str = ""
+    """What the step is for, as ``subject.yaml`` says it."""
 
     @property
     def has_callable(self) -> bool:

@@ -71,6 +71,8 @@ def migration_sql(
         lines += ["BEGIN;", ""]
     for step in steps:
         lines.append(f"-- Step {step.plan.title}")
+        if step.plan.step.description:
+            lines.append(f"-- {step.plan.step.description}")
         for group, rendered in step.groups:
             lines.append(f"-- {group.description}")
             for item in rendered:

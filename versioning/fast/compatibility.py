@@ -1,0 +1,206 @@
+"""Checking a new version against many earlier ones fast: the reference verdicts, found once per distinct pair.
+
+Under a transitive mode a new version is checked against every earlier one, in both directions for FULL; for a
+wide subject with a long history that is thousands of reader/writer walks, each over every field. Most of that
+work repeats: consecutive versions share most fields, and their field types are the same text. So:
+
+- between two records, a field written and read with the same self-contained type (one that names no type
+  defined elsewhere) cannot be incompatible, so only the fields that differ are looked at (a set difference);
+- each distinct pair of self-contained field types is walked once, and its findings re-located under the
+  field's position.
+
+The walk itself is the reference's (:mod:`versioning.compatibility`), so every incompatibility, its kind, its
+JSON-pointer location and its message are the same, in the same order; anything not a plain record, or a field
+type that refers to a named type defined elsewhere, is walked exactly as the reference walks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import avro.schema as A
+
+from versioning.compatibility import (
+    Compatibility,
+    CompatibilityResult,
+    Found,
+    Incompatibility,
+    IncompatibilityKind,
+    _aliases,
+    _names,
+    _Walker,
+)
+from versioning.schema import PRIMITIVES, Schema
+
+
+@dataclass
+class _Shape:
+    """What the checks need of a record schema, worked out once."""
+
+    fields: list[A.Field]
+    by_name: dict[str, int]
+    """Field positions by name (``RecordSchema.fields_dict`` builds a new dict on every access)."""
+    aliases: list[list[str]]
+    keys: list[str | None]
+    """Per field: its type's text with the namespace, or None when it names types defined elsewhere."""
+    typed_names: frozenset[tuple[str, str]] = frozenset()
+    """(name, type text) of the fields with a self-contained type: the same pair in reader and writer is a
+    field read by the very type that wrote it, which never finds anything."""
+    opaque: list[int] = field(default_factory=list)
+    """Fields whose type names types defined elsewhere: always walked."""
+
+
+class CompatibilityChecker:
+    """Checks new versions against earlier ones, remembering what it has walked; reuse it for one subject.
+
+    The answers are :func:`versioning.compatibility.check_compatibility`'s. Schemas are remembered by
+    identity, so pass the same :class:`Schema` objects again (a registry's loaded versions).
+    """
+
+    def __init__(self) -> None:
+        self._shapes: dict[int, tuple[Schema, _Shape | None]] = {}
+        self._fields: dict[tuple[str, str], list[Found]] = {}
+
+    def check(
+        self,
+        new: Schema,
+        previous: Sequence[Schema],
+        mode: Compatibility,
+        *,
+        subject: str | None = None,
+        new_version: int | None = None,
+        previous_versions: Sequence[int] | None = None,
+    ) -> CompatibilityResult:
+        """As :func:`~versioning.compatibility.check_compatibility`, the same arguments and the same result."""
+        mode = Compatibility(mode)
+        result = CompatibilityResult()
+        if mode is Compatibility.NONE or not previous:
+            return result
+        versions = list(previous_versions) if previous_versions is not None else list(range(1, len(previous) + 1))
+        new_version = new_version if new_version is not None else (versions[-1] + 1 if versions else 1)
+        pairs = list(zip(versions, previous, strict=True))
+        against = list(reversed(pairs)) if mode.transitive else pairs[-1:]
+        found = result.incompatibilities
+        for version, old in against:
+            if mode.backward:
+                for kind, location, message in self.reader_writer(new, old):
+                    found.append(Incompatibility(kind, location or "/", message, subject, new_version, version))
+            if mode.forward:
+                for kind, location, message in self.reader_writer(old, new):
+                    found.append(Incompatibility(kind, location or "/", message, subject, version, new_version))
+        return result
+
+    def reader_writer(self, reader: Schema, writer: Schema) -> list[Found]:
+        """The reference walk's findings (kind, location, message) for one reader and one writer."""
+        reader_shape, writer_shape = self._shape(reader), self._shape(writer)
+        if reader_shape is None or writer_shape is None:
+            return _Walker().walk(reader.parsed, writer.parsed, "")
+        return self._records(reader, reader_shape, writer, writer_shape)
+
+    def _records(self, reader: Schema, reader_shape: _Shape, writer: Schema, writer_shape: _Shape) -> list[Found]:
+        # The reference's _resolve for two records: names, then the reader's fields in order. Only fields not
+        # written with the very same type need a look.
+        r, w = reader.parsed, writer.parsed
+        assert isinstance(r, A.RecordSchema) and isinstance(w, A.RecordSchema)
+        found: list[Found] = list(_names(r, w, ""))
+        changed = reader_shape.typed_names - writer_shape.typed_names
+        by_name = writer_shape.by_name
+        todo = sorted([reader_shape.by_name[name] for name, _ in changed] + reader_shape.opaque)
+        for i in todo:
+            reader_field = reader_shape.fields[i]
+            # The reference's _writer_field: the writer's field of the same name, else of one of the aliases.
+            index = by_name.get(reader_field.name)
+            if index is None:
+                index = next((by_name[a] for a in reader_shape.aliases[i] if a in by_name), None)
+            at = f"/fields/{i}"
+            if index is None:
+                if not reader_field.has_default:
+                    found.append(
+                        (
+                            IncompatibilityKind.READER_FIELD_MISSING_DEFAULT_VALUE,
+                            at,
+                            f"field {reader_field.name!r} is not written by the writer and has no default; "
+                            "give it a default (e.g. make it nullable with default null)",
+                        )
+                    )
+                continue
+            writer_field = writer_shape.fields[index]
+            reader_key, writer_key = reader_shape.keys[i], writer_shape.keys[index]
+            if reader_key is None or writer_key is None:
+                found.extend(_Walker().walk(reader_field.type, writer_field.type, f"{at}/type"))
+                continue
+            relative = self._fields.get((reader_key, writer_key))
+            if relative is None:
+                relative = _Walker().walk(reader_field.type, writer_field.type, "")
+                self._fields[(reader_key, writer_key)] = relative
+            found.extend((kind, f"{at}/type{location}", message) for kind, location, message in relative)
+        return found
+
+    def _shape(self, schema: Schema) -> _Shape | None:
+        known = self._shapes.get(id(schema))
+        if known is not None and known[0] is schema:
+            return known[1]
+        parsed = schema.parsed
+        shape: _Shape | None = None
+        if isinstance(parsed, A.RecordSchema):
+            namespace = parsed.namespace or ""
+            fields = list(parsed.fields)
+            by_name: dict[str, int] = {}
+            for i, f in enumerate(fields):
+                by_name.setdefault(f.name, i)
+            keys = [_field_key(f["type"], namespace) for f in schema.fields]
+            shape = _Shape(fields, by_name, [_aliases(f) for f in fields], keys)
+            typed: set[tuple[str, str]] = set()
+            for i, (f, key) in enumerate(zip(fields, keys, strict=True)):
+                if key is not None and self._reads_itself(f, key):
+                    typed.add((f.name, key))
+                else:
+                    shape.opaque.append(i)
+            shape.typed_names = frozenset(typed)
+        self._shapes[id(schema)] = (schema, shape)
+        return shape
+
+    def _reads_itself(self, field_: A.Field, key: str) -> bool:
+        """Whether a type reads what it writes without a finding (it always should; checked once per type)."""
+        relative = self._fields.get((key, key))
+        if relative is None:
+            relative = _Walker().walk(field_.type, field_.type, "")
+            self._fields[(key, key)] = relative
+        return not relative
+
+
+def _field_key(type_json: Any, namespace: str) -> str | None:
+    """The text of a field's type with its namespace, or None when it names a type defined elsewhere.
+
+    Equal texts are equal types; the same type written in another key order only costs a walk more.
+    """
+    if isinstance(type_json, str):
+        return type_json if type_json in PRIMITIVES else None
+    if not _self_contained(type_json, set()):
+        return None
+    return f"{namespace}|{type_json!r}"
+
+
+def _self_contained(node: Any, defined: set[str]) -> bool:
+    if isinstance(node, str):
+        return node in PRIMITIVES or node in defined
+    if isinstance(node, list):
+        return all(_self_contained(branch, defined) for branch in node)
+    if not isinstance(node, dict):
+        return False
+    kind = node.get("type")
+    if kind in ("record", "error", "enum", "fixed"):
+        name = node.get("name")
+        if isinstance(name, str):
+            defined.add(name)
+            namespace = node.get("namespace")
+            if isinstance(namespace, str):
+                defined.add(f"{namespace}.{name}")
+        return all(_self_contained(f.get("type"), defined) for f in node.get("fields", []) if isinstance(f, dict))
+    if kind == "array":
+        return _self_contained(node.get("items"), defined)
+    if kind == "map":
+        return _self_contained(node.get("values"), defined)
+    return _self_contained(kind, defined)

@@ -2,8 +2,8 @@
 
 - Parquet: ``ParquetFile.iter_batches`` -> :class:`~versioning.fast.columns.ColumnUpgrader` (Arrow operations)
   -> ``ParquetWriter``, one row group per batch, with the file's compression.
-- Avro container files: fastavro reads block by block (with the source version as reader schema, so a file
-  written with any compatible schema resolves to it) -> :class:`~versioning.fast.row_pipeline.RowPipeline`
+- Avro container files: fastavro reads block by block (a file written with another schema than the source
+  version is resolved to it, with the source version as reader schema) -> :class:`~versioning.fast.row_pipeline.RowPipeline`
   (msgspec validation and the compiled upgrade) -> fastavro writes with the target version and the file's codec.
 
 Output is written atomically (:func:`versioning.datafiles.atomic.atomic_output`): readers see the old file or
@@ -125,14 +125,17 @@ def upgrade_avro(
     counted = [0]
     with source.open("rb") as handle:
         try:
-            reader = fastavro.reader(handle, reader_schema=reader_schema.parsed)
+            reader = fastavro.reader(handle)
+            if fastavro.parse_schema(reader.writer_schema) != reader_schema.parsed:
+                # Written with another schema: let fastavro resolve it to the source version (slower per record).
+                handle.seek(0)
+                reader = fastavro.reader(handle, reader_schema=reader_schema.parsed)
         except Exception as exc:  # fastavro raises assorted errors for a bad header; all mean "not Avro"
             raise DataFileError(source, f"not an Avro container file ({exc}); check the file") from exc
         codec = reader.codec
         with atomic_output(target) as out:
-            fastavro.writer(
-                out, target_schema.parsed, _upgraded(pipeline, reader, source, batch_size, counted), codec=codec
-            )
+            records = _upgraded(pipeline, reader, source, batch_size, counted)
+            fastavro.writer(out, target_schema.parsed, records, codec=codec)
     return counted[0]
 
 

@@ -1,0 +1,71 @@
+"""One file measurement in its own process, so its peak RSS is its own: ``python -m benchmarks.file_child``.
+
+Prints one JSON object: seconds, rows, peak RSS in MiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+import fastavro
+import pyarrow.parquet as pq
+
+from versioning.fast.files import upgrade_avro, upgrade_parquet
+from versioning.registry import Registry
+
+
+def plain_parquet(source: Path, target: Path, batch_size: int) -> int:
+    """The peer: pyarrow reads the file in batches and writes them back, nothing else."""
+    parquet = pq.ParquetFile(source)
+    rows = 0
+    with pq.ParquetWriter(target, parquet.schema_arrow, compression="snappy") as writer:
+        for batch in parquet.iter_batches(batch_size=batch_size):
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows
+
+
+def plain_avro(source: Path, target: Path) -> int:
+    """The peer: fastavro reads every record and writes it back with the same schema and codec."""
+    count = [0]
+
+    def counted(records: fastavro.reader) -> object:
+        for record in records:
+            count[0] += 1
+            yield record
+
+    with source.open("rb") as handle, target.open("wb") as out:
+        reader = fastavro.reader(handle)
+        fastavro.writer(out, reader.writer_schema, counted(reader), codec=reader.codec)
+    return count[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["parquet-plain", "parquet-fast", "avro-plain", "avro-fast"])
+    parser.add_argument("source", type=Path)
+    parser.add_argument("target", type=Path)
+    parser.add_argument("--registry", default="schemas")
+    parser.add_argument("--batch-size", type=int, default=65_536)
+    args = parser.parse_args()
+    users = Registry.load(args.registry).subject("users")
+    started = time.perf_counter()
+    if args.mode == "parquet-plain":
+        rows = plain_parquet(args.source, args.target, args.batch_size)
+    elif args.mode == "parquet-fast":
+        rows = upgrade_parquet(users, args.source, args.target, 3, 1, batch_size=args.batch_size)
+    elif args.mode == "avro-plain":
+        rows = plain_avro(args.source, args.target)
+    else:
+        rows = upgrade_avro(users, args.source, args.target, 3, 1, batch_size=args.batch_size)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    print(json.dumps({"seconds": seconds, "rows": rows, "peak_rss_mib": peak}))
+
+
+if __name__ == "__main__":
+    main()

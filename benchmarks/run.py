@@ -1,0 +1,308 @@
+"""Run the benchmarks: our fast paths and the reference path beside pydantic, msgspec, fastavro and pyarrow.
+
+``python -m benchmarks`` (or ``python benchmarks/run.py``) generates the data under ``benchmarks/data/``,
+runs every contender on the same records in one run and prints one table per group with ratios to the group's
+baseline. ``--quick`` shrinks everything to seconds; sizes are flags (``--help``). Timings are the best of
+``--repeat`` runs on this machine's one core; file runs are one child process each (for its peak RSS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from typing_extensions import TypedDict
+
+if __package__ in (None, ""):  # run as a script: make the project importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import fastavro
+import msgspec
+import pyarrow as pa
+import pydantic
+from rich.console import Console
+from rich.table import Table
+
+from benchmarks import data_gen
+from versioning.compatibility import Compatibility, check_compatibility
+from versioning.fast.columns import ColumnUpgrader, ColumnValidator
+from versioning.fast.compatibility import CompatibilityChecker
+from versioning.fast.row_pipeline import RowPipeline
+from versioning.fast.rows import RowValidator
+from versioning.registry import Registry, Subject
+from versioning.schema import Schema, parse_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Result:
+    """One contender's measurement in a group."""
+
+    name: str
+    seconds: float
+    items: int
+    unit: str = "records"
+    peak_rss_mib: float | None = None
+    note: str = ""
+
+
+def best_of(repeat: int, run: Callable[[], Any]) -> float:
+    """The fastest of ``repeat`` runs, in seconds (the least disturbed by other work on the machine)."""
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+class _Event(TypedDict):
+    id: str
+    kind: str
+    source: str
+    actor: str
+    target: str
+    at: str
+
+
+class _EventStruct(msgspec.Struct, forbid_unknown_fields=True):
+    id: str
+    kind: str
+    source: str
+    actor: str
+    target: str
+    at: str
+
+
+def rows_validation(count: int, repeat: int) -> list[Result]:
+    """Validate six-field string records: reference, our fast path, pydantic, msgspec."""
+    records = data_gen.six_field_records(count)
+    schema = parse_schema(data_gen.SIX_FIELDS)
+    fast = RowValidator(schema)
+    adapter = pydantic.TypeAdapter(list[_Event])
+    from versioning.validation import Validator
+
+    reference = Validator(schema)
+    assert not list(fast.invalid(records))
+    return [
+        Result("reference Validator.invalid", best_of(repeat, lambda: list(reference.invalid(records))), count),
+        Result(
+            "pydantic v2 TypeAdapter(list[TypedDict])", best_of(repeat, lambda: adapter.validate_python(records)), count
+        ),
+        Result(
+            "msgspec convert(list[Struct])",
+            best_of(repeat, lambda: msgspec.convert(records, list[_EventStruct])),
+            count,
+        ),
+        Result("fast RowValidator.invalid", best_of(repeat, lambda: list(fast.invalid(records))), count),
+    ]
+
+
+def rows_upgrade(users: Subject, count: int, repeat: int) -> list[Result]:
+    """users v1 -> v3 with validation: reference, fast pipeline; fastavro schema resolution as the peer."""
+    records = data_gen.user_records(count)
+    validator = users.validator(1)
+
+    def reference() -> list[dict[str, Any]]:
+        bad = {e.position for e in validator.invalid(records, 0)}
+        return [users.convert(r, 3, 1) for i, r in enumerate(records) if i not in bad]
+
+    pipeline = RowPipeline(users, 1, 3)
+    assert pipeline.run(records).records == reference()
+    encoded = _avro_bytes(users.schema(1), records)
+    v3 = fastavro.parse_schema(users.schema(3))
+
+    def fastavro_resolve() -> list[Any]:
+        import io
+
+        return list(fastavro.reader(io.BytesIO(encoded), reader_schema=v3))
+
+    return [
+        Result("reference validate + Subject.convert", best_of(repeat, reference), count),
+        Result(
+            "fastavro read v1 bytes as v3 (resolution)",
+            best_of(repeat, fastavro_resolve),
+            count,
+            note="no copy step: updated_at stays null",
+        ),
+        Result("fast RowPipeline.run", best_of(repeat, lambda: pipeline.run(records)), count),
+    ]
+
+
+def _avro_bytes(schema: dict[str, Any], records: list[dict[str, Any]]) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    fastavro.writer(out, fastavro.parse_schema(schema), records, codec="null")
+    return out.getvalue()
+
+
+def columns_upgrade(users: Subject, count: int, repeat: int) -> list[Result]:
+    """users v1 -> v3 (validated) on an Arrow table; the peer is pyarrow appending the three new columns."""
+    arrow = ColumnValidator(users.schemas[1]).arrow
+    base = data_gen.user_table(min(count, 200_000), arrow)
+    table = pa.concat_tables([base] * max(1, count // base.num_rows))
+    upgrader = ColumnUpgrader(users, 1, 3)
+
+    def pyarrow_append() -> pa.Table:
+        out = table.append_column("email", pa.nulls(table.num_rows, pa.string()))
+        out = out.append_column("updated_at", table.column("created_at"))
+        return out.append_column("phone", pa.nulls(table.num_rows, pa.string()))
+
+    return [
+        Result("pyarrow append_column x3 (no validation)", best_of(repeat, pyarrow_append), table.num_rows, "rows"),
+        Result("fast ColumnUpgrader.upgrade", best_of(repeat, lambda: upgrader.upgrade(table)), table.num_rows, "rows"),
+    ]
+
+
+def files_upgrade(users: Subject, data: Path, megabytes: float, registry: Path, kind: str) -> list[Result]:
+    """A Parquet or Avro file of ``megabytes``: a plain read+write (pyarrow, fastavro) against our upgrade."""
+    data.mkdir(parents=True, exist_ok=True)
+    source = data / f"users-v1-{megabytes:g}MB.{kind}"
+    if not source.exists():
+        if kind == "parquet":
+            data_gen.write_parquet_of_size(source, megabytes, ColumnValidator(users.schemas[1]).arrow)
+        else:
+            data_gen.write_avro_of_size(source, megabytes, users.schema(1))
+    size = source.stat().st_size / 1e6
+    peer = "pyarrow" if kind == "parquet" else "fastavro"
+    results = []
+    for mode, label in (("plain", f"{peer} read + write"), ("fast", "fast upgrade v1->v3, validated")):
+        target = data / f"out-{mode}.{kind}"
+        command = [sys.executable, "-m", "benchmarks.file_child", f"{kind}-{mode}", str(source), str(target)]
+        done = subprocess.run(
+            [*command, "--registry", str(registry)], capture_output=True, text=True, check=True, cwd=ROOT
+        )
+        measured = json.loads(done.stdout.strip().splitlines()[-1])
+        target.unlink(missing_ok=True)
+        name = f"{label} ({size:.1f} MB)"
+        results.append(Result(name, measured["seconds"], measured["rows"], "rows", measured["peak_rss_mib"]))
+    return results
+
+
+def compatibility(fields: int, versions: int) -> list[Result]:
+    """Register version ``versions + 1`` of a ``fields``-field subject under FULL_TRANSITIVE."""
+    history = [_wide_version(fields, k) for k in range(1, versions + 2)]
+    *previous, new = history
+    started = time.perf_counter()
+    expected = check_compatibility(new, previous, Compatibility.FULL_TRANSITIVE)
+    reference = time.perf_counter() - started
+    checker = CompatibilityChecker()
+    started = time.perf_counter()
+    assert checker.check(new, previous, Compatibility.FULL_TRANSITIVE) == expected
+    cold = time.perf_counter() - started
+    started = time.perf_counter()
+    assert checker.check(new, previous, Compatibility.FULL_TRANSITIVE) == expected
+    warm = time.perf_counter() - started
+    label = f"v{versions + 1} of {fields} fields"
+    return [
+        Result(f"reference check_compatibility ({label})", reference, 1, "checks"),
+        Result("fast checker, first sight of every version", cold, 1, "checks"),
+        Result("fast checker, versions already seen (a loaded registry)", warm, 1, "checks"),
+    ]
+
+
+_WIDE_TYPES: list[Any] = [
+    "string",
+    "long",
+    "double",
+    "boolean",
+    ["null", "string"],
+    {"type": "array", "items": "string"},
+    {"type": "map", "values": "long"},
+]
+
+
+def _wide_version(fields: int, k: int) -> Schema:
+    """A wide record; each version adds one optional field, so every version differs from the others."""
+    body: list[dict[str, Any]] = [
+        {"name": f"f{i}", "type": _WIDE_TYPES[i % len(_WIDE_TYPES)]} for i in range(fields - 1)
+    ]
+    body.append({"name": f"extra_{k}", "type": ["null", "long"], "default": None})
+    return parse_schema({"type": "record", "name": "Wide", "fields": body})
+
+
+def print_group(console: Console, title: str, results: list[Result]) -> None:
+    """One table: each contender's time, throughput and ratio to the first (the baseline)."""
+    table = Table(title=title, title_justify="left")
+    for column in ("contender", "time (s)", "throughput", "vs baseline", "peak RSS (MiB)", "note"):
+        table.add_column(column, justify="left" if column in ("contender", "note") else "right")
+    baseline = results[0].seconds
+    for r in results:
+        rate = r.items / r.seconds if r.seconds else float("inf")
+        rss = f"{r.peak_rss_mib:.0f}" if r.peak_rss_mib is not None else ""
+        table.add_row(
+            r.name,
+            f"{r.seconds:.4f}",
+            f"{rate / 1e6:.2f} M {r.unit}/s" if r.unit != "checks" else "",
+            f"{baseline / r.seconds:.2f}x" if r.seconds else "",
+            rss,
+            r.note,
+        )
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the sizes, run every group, print the tables; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run in seconds")
+    parser.add_argument("--rows", type=int, default=200_000, help="records for the rows groups (200000)")
+    parser.add_argument("--columns", type=int, default=10_000_000, help="rows for the columns group (10000000)")
+    parser.add_argument("--file-mb", type=float, default=100, help="size of each generated file in MB (100)")
+    parser.add_argument("--fields", type=int, default=200, help="fields of the compatibility subject (200)")
+    parser.add_argument("--versions", type=int, default=1000, help="earlier versions it has (1000)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per in-process measurement, best kept (5)")
+    parser.add_argument("--data", type=Path, default=ROOT / "benchmarks" / "data", help="where files go")
+    parser.add_argument("--only", choices=["rows", "columns", "files", "compatibility"], action="append")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.columns, args.file_mb = min(args.rows, 2_000), min(args.columns, 20_000), min(args.file_mb, 0.2)
+        args.fields, args.versions, args.repeat = min(args.fields, 20), min(args.versions, 20), 1
+    groups = set(args.only or ["rows", "columns", "files", "compatibility"])
+    registry = ROOT / "schemas"
+    users = Registry.load(registry).subject("users")
+    console = Console(width=160)
+    console.print(
+        f"machine: {platform.machine()}, {platform.processor() or '?'}; Python {platform.python_version()}; "
+        f"pyarrow {pa.__version__}, fastavro {fastavro.__version__}, msgspec {msgspec.__version__}, "
+        f"pydantic {pydantic.VERSION}"
+    )
+    if "rows" in groups:
+        print_group(
+            console, f"Rows: validate {args.rows} six-field string records", rows_validation(args.rows, args.repeat)
+        )
+        print_group(
+            console,
+            f"Rows: users v1 -> v3 with validation, {args.rows} records",
+            rows_upgrade(users, args.rows, args.repeat),
+        )
+    if "columns" in groups:
+        print_group(
+            console,
+            f"Columns: users v1 -> v3 with validation, {args.columns} rows",
+            columns_upgrade(users, args.columns, args.repeat),
+        )
+    if "files" in groups:
+        for kind in ("parquet", "avro"):
+            title = f"Files: {kind}, users v1 -> v3, {args.file_mb:g} MB (one process per run)"
+            print_group(console, title, files_upgrade(users, args.data, args.file_mb, registry, kind))
+    if "compatibility" in groups:
+        print_group(
+            console,
+            f"Compatibility: FULL_TRANSITIVE, {args.fields} fields, {args.versions} earlier versions",
+            compatibility(args.fields, args.versions),
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -19,7 +19,8 @@ def test_should_run_every_benchmark_group_and_print_ratios(tmp_path: Path) -> No
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    for title in ("Rows: validate", "Rows: users v1 -> v3", "Columns:", "Files: parquet", "Files: avro", "Compatibility:"):
+    titles = ("Rows: validate", "Rows: users v1 -> v3", "Columns:", "Files: parquet", "Files: avro", "Compatibility:")
+    for title in titles:
         assert title in done.stdout
     for contender in ("msgspec convert", "pydantic v2", "fast RowValidator", "fastavro read + write", "pyarrow read"):
         assert contender in done.stdout

@@ -3,8 +3,8 @@
 - Parquet: ``ParquetFile.iter_batches`` -> :class:`~versioning.fast.columns.ColumnUpgrader` (Arrow operations)
   -> ``ParquetWriter``, one row group per batch, with the file's compression.
 - Avro container files: fastavro reads block by block (a file written with another schema than the source
-  version is resolved to it, with the source version as reader schema) -> :class:`~versioning.fast.row_pipeline.RowPipeline`
-  (msgspec validation and the compiled upgrade) -> fastavro writes with the target version and the file's codec.
+  version is resolved to it) -> :class:`~versioning.fast.row_pipeline.RowPipeline` (msgspec validation and
+  the compiled upgrade) -> fastavro writes with the target version and the file's codec.
 
 Output is written atomically (:func:`versioning.datafiles.atomic.atomic_output`): readers see the old file or
 the whole new one. An invalid record stops the upgrade with a :class:`DataFileError` naming the file, the record

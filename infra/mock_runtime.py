@@ -1,0 +1,171 @@
+"""Run the real program under Pulumi's mock runtime and capture every resource it declares.
+
+The offline render and the tests both use :func:`run_program`: it starts the program the way Pulumi's
+language host does (``runpy.run_path(<main>, run_name="__main__")``), with config set through the SDK's own
+config store, in a fresh :mod:`contextvars` context so several runs can share one process.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+import os
+import runpy
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.config_loader import PROJECT
+
+MOCK_DIGEST_PREFIX = "sha256:"
+# How the SDK marks a secret value inside the property maps the mock monitor hands over.
+_SIG_KEY = rpc._special_sig_key
+_SECRET_SIG = rpc._special_secret_sig
+
+
+def plain_value(value: Any) -> Any:
+    """``value`` with secret markers unwrapped and whole-number floats back to ints.
+
+    Property maps travel as protobuf Structs, where every number is a double: ``8080`` arrives as ``8080.0``.
+    """
+    if isinstance(value, dict):
+        if value.get(_SIG_KEY) == _SECRET_SIG:
+            return plain_value(value.get("value"))
+        return {key: plain_value(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_value(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@dataclass(frozen=True)
+class DeclaredResource:
+    """One resource as the program declared it: its type token, logical name and inputs."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+
+    @property
+    def is_kubernetes_object(self) -> bool:
+        """True for Kubernetes objects (which the render writes as manifests)."""
+        return self.type.startswith("kubernetes:") and "kind" in self.inputs
+
+    @property
+    def kind(self) -> str:
+        """The Kubernetes kind, e.g. ``Deployment``."""
+        return str(self.inputs.get("kind", ""))
+
+    @property
+    def object_name(self) -> str:
+        """The Kubernetes ``metadata.name``."""
+        return str((self.inputs.get("metadata") or {}).get("name", ""))
+
+
+@dataclass
+class ProgramRun:
+    """What one run of the program declared and exported."""
+
+    resources: list[DeclaredResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    secret_outputs: set[str] = field(default_factory=set)
+
+    def kubernetes_objects(self) -> list[DeclaredResource]:
+        """Every declared Kubernetes object."""
+        return [r for r in self.resources if r.is_kubernetes_object]
+
+    def find(self, kind: str, name: str) -> dict[str, Any]:
+        """The inputs of the Kubernetes object of ``kind`` called ``name``; KeyError if absent."""
+        for resource in self.kubernetes_objects():
+            if resource.kind == kind and resource.object_name == name:
+                return resource.inputs
+        raise KeyError(f"no {kind} named {name!r}; declared: {sorted(r.object_name for r in self.resources)}")
+
+
+def mock_repo_digest(image_name: str, build: Mapping[str, Any] | None) -> str:
+    """A realistic, deterministic ``repository@sha256:...`` for a mocked docker build."""
+    repository = image_name
+    last = image_name.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository = image_name[: image_name.rindex(":")]
+    digest = hashlib.sha256(json.dumps([image_name, build], sort_keys=True, default=str).encode()).hexdigest()
+    return f"{repository}@{MOCK_DIGEST_PREFIX}{digest}"
+
+
+class PlatformMocks(pulumi.runtime.Mocks):
+    """Mocks that echo inputs as outputs (as a provider would) and give docker builds a digest."""
+
+    def __init__(self) -> None:
+        self.declared: list[DeclaredResource] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        inputs = plain_value(dict(args.inputs))
+        self.declared.append(DeclaredResource(args.typ, args.name, inputs))
+        outputs = dict(inputs)
+        if args.typ == "docker:index/image:Image":
+            outputs["repoDigest"] = mock_repo_digest(str(inputs.get("imageName", "")), inputs.get("build"))
+        metadata = inputs.get("metadata") or {}
+        resource_id = "/".join(p for p in (metadata.get("namespace"), metadata.get("name")) if p) or args.name
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return {}, None
+
+
+@contextmanager
+def _environment(overrides: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_program(
+    program: Path,
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: list[str],
+    env: Mapping[str, str] | None = None,
+) -> ProgramRun:
+    """Run ``program`` (a file, or a folder with ``__main__.py``) for ``stack`` under mocks.
+
+    ``config`` maps full keys (``pipeline-platform:activeColor``) to strings, structured values as JSON,
+    exactly as the Pulumi CLI passes them. Exceptions the program raises (ConfigError, FlipRefused...)
+    propagate to the caller.
+    """
+    return contextvars.Context().run(_run, program, stack, config, secret_keys, env or {})
+
+
+def _run(
+    program: Path, stack: str, config: Mapping[str, str], secret_keys: list[str], env: Mapping[str, str]
+) -> ProgramRun:
+    mocks = PlatformMocks()
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys))
+    # preview=False: under preview the mocks leave apply() callbacks unrun and outputs unknown.
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
+    with _environment(env):
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+    result = ProgramRun(resources=mocks.declared)
+    root = pulumi.runtime.get_root_resource()
+    exported: dict[str, Any] = getattr(root, "outputs", {})
+    for key, value in exported.items():
+        output = pulumi.Output.from_input(value)
+        result.outputs[key] = _sync_await(output.future())
+        if _sync_await(output.is_secret()):
+            result.secret_outputs.add(key)
+    return result

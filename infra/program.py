@@ -1,0 +1,41 @@
+"""The program's steps in order, as a function the entry point and the tests share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+
+from infra.config_loader import load_stack
+from infra.errors import ConfigError
+from infra.gate import enforce_flip, registry_problems, schema_reference_problems
+from infra.live_color import discover_live_color
+from infra.platform import declare_platform
+
+
+def project_root_of(candidate: Path) -> Path:
+    """The folder holding Pulumi.yaml: ``candidate`` if it does, else the working directory."""
+    return candidate if (candidate / "Pulumi.yaml").is_file() else Path.cwd()
+
+
+def run(project_root: Path) -> dict[str, object]:
+    """Parse and check the config, gate the flip, declare every resource; return the stack outputs.
+
+    Raises :class:`~infra.errors.ConfigError` (every config problem), :class:`~infra.gate.FlipRefused`
+    (every schema incompatibility) or :class:`~infra.errors.LiveColorError` before any resource exists.
+    """
+    root = project_root_of(project_root)
+    stack = pulumi.get_stack()
+    config, secrets = load_stack(stack)
+    registry, problems = registry_problems(root / config.schema_registry)
+    if registry is not None:
+        problems.extend(schema_reference_problems(config, registry))
+    if problems or registry is None:
+        raise ConfigError(problems, stack)
+    live = discover_live_color(stack, root)
+    enforce_flip(registry, config, live.color)
+    pulumi.log.info(
+        f"live colour: {live.color.value if live.color else 'none'} ({live.source}); "
+        f"active colour: {config.active_color.value}"
+    )
+    return declare_platform(config, secrets, live.color, root).outputs()

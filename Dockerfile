@@ -1,0 +1,30 @@
+# The Airflow image of a release: the official image at the release's Airflow version, the DAGs'
+# requirements (resolved against Airflow's own constraints file, so they never move Airflow's
+# dependencies), the versioning library with the schema registry, and dags/ baked in.
+# pulumi-docker builds it when a colour's config has `build:` and passes both build args.
+ARG AIRFLOW_VERSION=3.0.2
+ARG PYTHON_VERSION=3.12
+FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}
+
+ARG AIRFLOW_VERSION
+ARG PYTHON_VERSION
+
+# The base image runs as the unprivileged `airflow` user (uid 50000, gid 0); stay that user.
+USER airflow
+
+COPY --chown=airflow:0 dags/requirements.txt /tmp/dag-requirements.txt
+RUN pip install --no-cache-dir \
+      --constraint "https://raw.githubusercontent.com/apache/airflow/constraints-${AIRFLOW_VERSION}/constraints-${PYTHON_VERSION}.txt" \
+      -r /tmp/dag-requirements.txt
+
+# DAG tasks import the versioning library and read the registry (dags/versioning_upgrade.py).
+COPY --chown=airflow:0 versioning/ /opt/airflow/lib/versioning/
+COPY --chown=airflow:0 schemas/ /opt/airflow/schemas/
+ENV PYTHONPATH=/opt/airflow/lib \
+    VERSIONING_REGISTRY=/opt/airflow/schemas
+
+COPY --chown=airflow:0 dags/ /opt/airflow/dags/
+
+# Fail the build, not the deployment, when a DAG does not import.
+RUN python -c "from airflow.models import DagBag; bag = DagBag('/opt/airflow/dags', include_examples=False); \
+assert not bag.import_errors, bag.import_errors"

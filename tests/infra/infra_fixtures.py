@@ -1,0 +1,73 @@
+"""Builders for infra tests: a valid stack config to override, and a way to run the real program on it."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from infra.config_loader import PROJECT
+from infra.live_color import ENV_VAR
+from infra.mock_runtime import ProgramRun, run_program
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = ROOT / "infra"
+"""What Pulumi.yaml's ``main: infra/`` points at."""
+
+SECRETS = {
+    "redisPassword": "test-redis-pass/word+7f3a",
+    "metadataDbConnection": "postgresql+psycopg2://airflow:test-db-password-91c2@metadata-db:5432/airflow",
+    "fernetKey": base64.urlsafe_b64encode(b"test-fernet-key-0123456789abcdef").decode(),
+    "apiSecretKey": "test-api-secret-key-5d0e",
+}
+
+
+def base_config(**overrides: Any) -> dict[str, Any]:
+    """A valid stack config (blue active, two pools, green built from the Dockerfile), with overrides."""
+    config: dict[str, Any] = {
+        "activeColor": "blue",
+        "namespace": "airflow-test",
+        "afterFlip": "keepWarm",
+        "releases": {
+            "blue": {
+                "airflowVersion": "3.0.2",
+                "image": {"repository": "apache/airflow", "tag": "3.0.2-python3.12"},
+                "schemas": {"users": 2},
+            },
+            "green": {
+                "airflowVersion": "3.0.2",
+                "build": {"imageName": "registry.example.com/data/airflow:candidate"},
+                "schemas": {"users": 3},
+            },
+        },
+        "workerPools": [
+            {"name": "default", "queues": ["default"], "replicas": 2, "concurrency": 8},
+            {"name": "etl", "queues": ["etl", "backfill"], "replicas": 3, "longestTaskSeconds": 3600},
+        ],
+    }
+    config.update(copy.deepcopy(overrides))
+    return config
+
+
+def config_strings(config: dict[str, Any]) -> dict[str, str]:
+    """Config as the Pulumi CLI hands it to a program: full keys, structured values as JSON."""
+    return {f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+
+
+def run_stack(
+    config: dict[str, Any],
+    live: str = "none",
+    secrets: dict[str, str] | None = None,
+    plain_secrets: tuple[str, ...] = (),
+    stack: str = "test",
+) -> ProgramRun:
+    """Run infra/ under Pulumi's mocks with ``config`` and the secrets (``plain_secrets`` set unencrypted)."""
+    values = config_strings(config)
+    secret_keys = []
+    for key, value in (SECRETS if secrets is None else secrets).items():
+        values[f"{PROJECT}:{key}"] = value
+        if key not in plain_secrets:
+            secret_keys.append(f"{PROJECT}:{key}")
+    return run_program(PROGRAM, stack, values, secret_keys, env={ENV_VAR: live})

@@ -10,9 +10,9 @@ import pytest
 # Test modules import infra_fixtures too; pytest adds this folder to sys.path only after this conftest.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from infra_fixtures import base_config, run_stack  # noqa: E402
+from infra_fixtures import base_config, run_stack
 
-from infra.mock_runtime import ProgramRun  # noqa: E402
+from infra.mock_runtime import ProgramRun
 
 
 @pytest.fixture(scope="module")

@@ -68,7 +68,7 @@ class WorkerPool(pulumi.ComponentResource):
         labels = standard_labels("airflow", "worker", instance, color, pool.name, airflow_version)
         selector = selector_labels("airflow", "worker", color, pool.name)
         self.deployment_name = f"{instance}-{color.value}-worker-{pool.name}"
-        metadata = {"name": self.deployment_name, "namespace": namespace, "labels": labels}
+        metadata: dict[str, Any] = {"name": self.deployment_name, "namespace": namespace, "labels": labels}
         scaler = pool.autoscaling if autoscale else None
 
         spec: dict[str, Any] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -56,18 +57,41 @@ def config_strings(config: dict[str, Any]) -> dict[str, str]:
     return {f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
 
 
+def fake_pulumi(folder: Path, stdout: str, exit_code: int = 0, stderr: str = "") -> Path:
+    """A stand-in ``pulumi`` executable (the external CLI) that records its arguments and prints ``stdout``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "pulumi"
+    script.write_text(
+        "#!/bin/sh\n"
+        f'printf "%s\\n" "$@" > "{folder}/args.txt"\n'
+        f'pwd > "{folder}/cwd.txt"\n'
+        f"printf '%s' {json.dumps(stdout)}\n"
+        f"printf '%s' {json.dumps(stderr)} >&2\n"
+        f"exit {exit_code}\n"
+    )
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return script
+
+
 def run_stack(
     config: dict[str, Any],
-    live: str = "none",
+    live: str | None = "none",
     secrets: dict[str, str] | None = None,
     plain_secrets: tuple[str, ...] = (),
     stack: str = "test",
+    env: dict[str, str] | None = None,
 ) -> ProgramRun:
-    """Run infra/ under Pulumi's mocks with ``config`` and the secrets (``plain_secrets`` set unencrypted)."""
+    """Run infra/ under Pulumi's mocks with ``config`` and the secrets (``plain_secrets`` set unencrypted).
+
+    ``live`` sets PIPELINE_LIVE_COLOR; None leaves it unset so the program asks the ``pulumi`` CLI.
+    """
     values = config_strings(config)
     secret_keys = []
     for key, value in (SECRETS if secrets is None else secrets).items():
         values[f"{PROJECT}:{key}"] = value
         if key not in plain_secrets:
             secret_keys.append(f"{PROJECT}:{key}")
-    return run_program(PROGRAM, stack, values, secret_keys, env={ENV_VAR: live})
+    environment = dict(env or {})
+    if live is not None:
+        environment[ENV_VAR] = live
+    return run_program(PROGRAM, stack, values, secret_keys, env=environment)

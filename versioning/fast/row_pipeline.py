@@ -51,12 +51,16 @@ class RowPipeline:
         else:
             kept = [i for i, ok in enumerate(mask) if ok]
             valid, positions = [records[i] for i in kept], kept
+        fallbacks = self.upgrader.fallbacks
         result = UpgradedRows(self.upgrader.upgrade_valid(valid))
+        took_reference = self.upgrader.fallbacks != fallbacks
         if mask is not None:
             result.invalid = list(self.source.invalid(records, first_position))
         start = self.upgrader.from_version
         if self.check_output:
             suspects = list(range(len(valid)))
+        elif not took_reference:
+            suspects = []  # every record fitted the plan: valid in, valid out
         else:
             # None (no stamp) and the batch's own version are the cheap common answers.
             suspects = [i for i, r in enumerate(valid) if r.get(VERSION_FIELD, start) not in (None, start)]

@@ -153,6 +153,8 @@ class RowUpgrader:
         plan = plan_fields(planned, names)
         # The plan's output is at the version after the planned steps; the rest (if any) take it further.
         self._middle = self.from_version + len(planned)
+        self.fallbacks = 0
+        """How many records went the reference way so far (those the plan did not fit)."""
         self._any = compile_plan(plan, self._middle, self.source_fields, valid=False)
         self._valid = compile_plan(plan, self._middle, self.source_fields, valid=True)
 
@@ -160,13 +162,13 @@ class RowUpgrader:
         """Every record moved to ``to_version``, in order; a record's own ``schema_version`` wins, as in convert."""
         if not self.compiled:
             return [self._reference(r) for r in records]
-        return self._after_plan(self._any(list(records), self._other))
+        return self._after_plan(self._any(_as_list(records), self._other))
 
     def upgrade_valid(self, records: Iterable[Record]) -> list[Record]:
         """As :meth:`upgrade`, for records already valid for ``from_version`` (a cheaper test of fit)."""
         if not self.compiled:
             return self.upgrade(records)
-        return self._after_plan(self._valid(list(records), self._other))
+        return self._after_plan(self._valid(_as_list(records), self._other))
 
     def _other(self, record: Record) -> Record:
         """A record that does not fit the plan as it is: stamped with the source version, or anything else."""
@@ -179,6 +181,7 @@ class RowUpgrader:
         return self._reference(record)
 
     def _reference(self, record: Record) -> Record:
+        self.fallbacks += 1
         return self.subject.convert(record, self.to_version, self.from_version)
 
     def _after_plan(self, records: list[Record]) -> list[Record]:
@@ -193,3 +196,7 @@ class RowUpgrader:
             out = step.upgrade(out)
         out[VERSION_FIELD] = self.to_version
         return out
+
+
+def _as_list(records: Iterable[Record]) -> list[Record]:
+    return records if isinstance(records, list) else list(records)

@@ -10,7 +10,7 @@ from infra.config_loader import load_stack
 from infra.errors import ConfigError
 from infra.gate import enforce_flip, registry_problems, schema_reference_problems
 from infra.live_color import discover_live_color
-from infra.platform import declare_platform
+from infra.platform_stack import declare_platform
 
 
 def project_root_of(candidate: Path) -> Path:

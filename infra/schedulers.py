@@ -3,7 +3,7 @@
 Two schedulers of different Airflow versions on one metadata database fight over it, and an idle DAG
 processor or triggerer would write its own DAG code's view into the shared database. So each runs with one
 replica in the active colour and zero in the idle one; the program orders the active colour's start after
-the idle colour's stop (see :mod:`infra.platform`).
+the idle colour's stop (see :mod:`infra.platform_stack`).
 """
 
 from __future__ import annotations

@@ -16,13 +16,13 @@ from typing import Any
 import fastavro
 import pyarrow.parquet as pq
 
-from versioning.fast.files import upgrade_avro, upgrade_parquet
+from versioning.fast.files import PARQUET_READ, upgrade_avro, upgrade_parquet
 from versioning.registry import Registry
 
 
 def plain_parquet(source: Path, target: Path, batch_size: int) -> int:
     """The peer: pyarrow reads the file in batches and writes them back, nothing else."""
-    parquet = pq.ParquetFile(source)
+    parquet = pq.ParquetFile(source, **PARQUET_READ)  # read as the upgrade reads, so only the work differs
     rows = 0
     with pq.ParquetWriter(target, parquet.schema_arrow, compression="snappy") as writer:
         for batch in parquet.iter_batches(batch_size=batch_size):

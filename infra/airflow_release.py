@@ -6,7 +6,6 @@ start is ordered after the other colour's stop, so they live in :mod:`infra.sche
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import quote
 
 import pulumi
@@ -22,10 +21,12 @@ from infra.security import AIRFLOW_UID, container_security_context, pod_security
 from infra.worker_pool import BrokerAccess, WorkerPool
 
 
-def release_env(config: StackConfig, color: Color, namespace: str, api_service: str) -> list[dict[str, Any]]:
+def release_env(
+    config: StackConfig, color: Color, namespace: str, api_service: str
+) -> list[k8s.core.v1.EnvVarArgsDict]:
     """Plain (non-secret) environment shared by every Airflow container of a colour."""
     release = config.releases[color]
-    env = [
+    env: list[k8s.core.v1.EnvVarArgsDict] = [
         {"name": "AIRFLOW__CORE__EXECUTOR", "value": "CeleryExecutor"},
         {"name": "AIRFLOW__CORE__LOAD_EXAMPLES", "value": "False"},
         # Tasks without an explicit queue go to the first pool's first queue, which some pool consumes.
@@ -54,7 +55,7 @@ class AirflowRelease(pulumi.ComponentResource):
     api_deployment: k8s.apps.v1.Deployment
     api_service_name: str
     env_secret_name: str
-    env: list[dict[str, Any]]
+    env: list[k8s.core.v1.EnvVarArgsDict]
     migration: MetadataMigration
     pools: list[WorkerPool]
     worker_replicas: dict[str, int | None]
@@ -120,7 +121,7 @@ class AirflowRelease(pulumi.ComponentResource):
 
         api_labels = standard_labels("airflow", flavor.api_component, instance, color, version=release.airflow_version)
         api_selector = selector_labels("airflow", flavor.api_component, color)
-        health = {"httpGet": {"path": flavor.health_path, "port": "http"}}
+        health: k8s.core.v1.HTTPGetActionArgsDict = {"path": flavor.health_path, "port": "http"}
         self.api_deployment = k8s.apps.v1.Deployment(
             f"{name}-api",
             metadata={"name": f"{prefix}-{flavor.api_component}", "namespace": namespace, "labels": api_labels},
@@ -141,10 +142,10 @@ class AirflowRelease(pulumi.ComponentResource):
                                 "env": self.env,
                                 "envFrom": [{"secretRef": {"name": self.env_secret_name}}],
                                 "ports": [{"name": "http", "containerPort": API_PORT}],
-                                "startupProbe": {**health, "periodSeconds": 10, "failureThreshold": 30},
-                                "readinessProbe": {**health, "periodSeconds": 10, "timeoutSeconds": 5},
+                                "startupProbe": {"httpGet": health, "periodSeconds": 10, "failureThreshold": 30},
+                                "readinessProbe": {"httpGet": health, "periodSeconds": 10, "timeoutSeconds": 5},
                                 "livenessProbe": {
-                                    **health,
+                                    "httpGet": health,
                                     "periodSeconds": 20,
                                     "timeoutSeconds": 10,
                                     "failureThreshold": 5,

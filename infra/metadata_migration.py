@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -28,7 +26,7 @@ class MetadataMigration(pulumi.ComponentResource):
         instance: str,
         image: pulumi.Input[str],
         airflow_version: str,
-        env: list[dict[str, Any]],
+        env: list[k8s.core.v1.EnvVarArgsDict],
         env_secret_name: str,
         resources: Resources,
         opts: pulumi.ResourceOptions | None = None,
@@ -61,6 +59,7 @@ class MetadataMigration(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            # A Job's pod template is immutable and its name fixed: a change means delete, then create.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.register_outputs({"jobName": self.job.metadata.name})

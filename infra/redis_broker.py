@@ -49,9 +49,9 @@ class RedisBroker(pulumi.ComponentResource):
             opts=child,
         )
 
-        volume: dict[str, object]
+        volume: k8s.core.v1.VolumeArgsDict
         if config.persistence.enabled:
-            claim_spec: dict[str, object] = {
+            claim_spec: k8s.core.v1.PersistentVolumeClaimSpecArgsDict = {
                 "accessModes": ["ReadWriteOnce"],
                 "resources": {"requests": {"storage": config.persistence.size}},
             }
@@ -70,9 +70,7 @@ class RedisBroker(pulumi.ComponentResource):
             volume = {"name": "data", "emptyDir": {}}
             server_args = "--appendonly no --save ''"
 
-        ping = {
-            "exec": {"command": ["sh", "-c", 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG']}
-        }
+        ping = ["sh", "-c", 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG']
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-redis",
             metadata={"name": object_name, "namespace": namespace, "labels": labels},
@@ -101,9 +99,9 @@ class RedisBroker(pulumi.ComponentResource):
                                     }
                                 ],
                                 "ports": [{"name": "redis", "containerPort": REDIS_PORT}],
-                                "readinessProbe": {**ping, "periodSeconds": 5, "timeoutSeconds": 3},
+                                "readinessProbe": {"exec": {"command": ping}, "periodSeconds": 5, "timeoutSeconds": 3},
                                 "livenessProbe": {
-                                    **ping,
+                                    "exec": {"command": ping},
                                     "initialDelaySeconds": 10,
                                     "periodSeconds": 10,
                                     "timeoutSeconds": 5,

@@ -58,7 +58,7 @@ class Router(pulumi.ComponentResource):
         idle = active.other
         self.active_service_name = f"{instance}-api"
         self.preview_service_name = f"{instance}-api-preview"
-        ports = [{"name": "http", "port": API_PORT, "targetPort": "http"}]
+        ports: list[k8s.core.v1.ServicePortArgsDict] = [{"name": "http", "port": API_PORT, "targetPort": "http"}]
 
         self.active_service = k8s.core.v1.Service(
             f"{name}-active",

@@ -8,8 +8,6 @@ the idle colour's stop (see :mod:`infra.platform_stack`).
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -31,7 +29,7 @@ class AirflowSchedulers(pulumi.ComponentResource):
         config: StackConfig,
         color: Color,
         image: pulumi.Input[str],
-        env: list[dict[str, Any]],
+        env: list[k8s.core.v1.EnvVarArgsDict],
         env_secret_name: str,
         instance: str,
         running: bool,

@@ -7,7 +7,7 @@ Standard, which :class:`~infra.namespace` enforces on the namespace.
 
 from __future__ import annotations
 
-from typing import Any
+import pulumi_kubernetes as k8s
 
 from infra.config import Resources
 
@@ -19,7 +19,7 @@ CURL_UID = 100
 """The curlimages/curl image's ``curl_user``."""
 
 
-def pod_security_context(uid: int, gid: int = 0) -> dict[str, Any]:
+def pod_security_context(uid: int, gid: int = 0) -> k8s.core.v1.PodSecurityContextArgsDict:
     """A restricted pod security context for a pod whose processes run as ``uid``."""
     return {
         "runAsNonRoot": True,
@@ -30,7 +30,7 @@ def pod_security_context(uid: int, gid: int = 0) -> dict[str, Any]:
     }
 
 
-def container_security_context(read_only_root: bool = True) -> dict[str, Any]:
+def container_security_context(read_only_root: bool = True) -> k8s.core.v1.SecurityContextArgsDict:
     """A restricted container security context.
 
     ``read_only_root`` is False only for Airflow containers: Airflow writes its config and caches under
@@ -45,7 +45,7 @@ def container_security_context(read_only_root: bool = True) -> dict[str, Any]:
     }
 
 
-def resource_requirements(resources: Resources) -> dict[str, Any]:
+def resource_requirements(resources: Resources) -> k8s.core.v1.ResourceRequirementsArgsDict:
     """The container ``resources`` block: requests and limits both set."""
     return {
         "requests": {"cpu": resources.requests.cpu, "memory": resources.requests.memory},

@@ -84,6 +84,7 @@ class SmokeTest(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self),
+            # A Job's pod template is immutable and its name fixed: a change means delete, then create.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
         self.register_outputs({"jobName": self.job.metadata.name})

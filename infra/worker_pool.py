@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -56,7 +55,7 @@ class WorkerPool(pulumi.ComponentResource):
         instance: str,
         image: pulumi.Input[str],
         airflow_version: str,
-        env: list[dict[str, Any]],
+        env: list[k8s.core.v1.EnvVarArgsDict],
         env_secret_name: str,
         replicas: int,
         autoscale: bool,
@@ -68,10 +67,14 @@ class WorkerPool(pulumi.ComponentResource):
         labels = standard_labels("airflow", "worker", instance, color, pool.name, airflow_version)
         selector = selector_labels("airflow", "worker", color, pool.name)
         self.deployment_name = f"{instance}-{color.value}-worker-{pool.name}"
-        metadata: dict[str, Any] = {"name": self.deployment_name, "namespace": namespace, "labels": labels}
+        metadata: k8s.meta.v1.ObjectMetaArgsDict = {
+            "name": self.deployment_name,
+            "namespace": namespace,
+            "labels": labels,
+        }
         scaler = pool.autoscaling if autoscale else None
 
-        spec: dict[str, Any] = {
+        spec: k8s.apps.v1.DeploymentSpecArgsDict = {
             "selector": {"matchLabels": selector},
             # Start the replacement before stopping the old worker; old ones drain during their grace period.
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
@@ -114,7 +117,11 @@ class WorkerPool(pulumi.ComponentResource):
             opts=child,
         )
 
-        target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.deployment_name}
+        target: k8s.autoscaling.v2.CrossVersionObjectReferenceArgsDict = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": self.deployment_name,
+        }
         if scaler is not None and scaler.kind == "hpa":
             k8s.autoscaling.v2.HorizontalPodAutoscaler(
                 f"{name}-hpa",

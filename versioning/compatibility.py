@@ -278,8 +278,10 @@ class _Walker:
 
     def _record(self, reader: A.RecordSchema, writer: A.Schema, at: str) -> Iterator[Found]:
         assert isinstance(writer, A.RecordSchema)
+        # avro's fields_dict builds a new dict on every access: take it once per record pair.
+        writer_fields = writer.fields_dict
         for i, reader_field in enumerate(reader.fields):
-            writer_field = _writer_field(writer, reader_field)
+            writer_field = _writer_field(writer_fields, reader_field)
             if writer_field is None:
                 if not reader_field.has_default:
                     yield (
@@ -292,13 +294,13 @@ class _Walker:
             yield from self.walk(reader_field.type, writer_field.type, f"{at}/fields/{i}/type")
 
 
-def _writer_field(writer: A.RecordSchema, reader_field: A.Field) -> A.Field | None:
-    found = writer.fields_dict.get(reader_field.name)
+def _writer_field(fields: dict[str, A.Field], reader_field: A.Field) -> A.Field | None:
+    found = fields.get(reader_field.name)
     if found is not None:
         return found
     for alias in _aliases(reader_field):
-        if alias in writer.fields_dict:
-            return writer.fields_dict[alias]
+        if alias in fields:
+            return fields[alias]
     return None
 
 

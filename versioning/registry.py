@@ -37,14 +37,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from versioning.compatibility import (
     Compatibility,
     CompatibilityResult,
-    check_compatibility,
     check_reader_writer,
 )
 from versioning.errors import (
@@ -58,6 +57,9 @@ from versioning.errors import (
 from versioning.schema import Schema, parse_schema, read_schema_file
 from versioning.steps import Step, build_step, parse_operations
 from versioning.validation import FieldError, Validator
+
+if TYPE_CHECKING:
+    from versioning.fast.compatibility import CompatibilityChecker
 
 SUBJECT_FILE = "subject.yaml"
 VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
@@ -90,6 +92,8 @@ class Subject:
     steps: dict[int, Step] = field(default_factory=dict)
     """Step from version ``n`` to ``n + 1``, keyed by ``n``."""
     _validators: dict[int, Validator] = field(default_factory=dict, repr=False)
+    _checker: CompatibilityChecker = field(default_factory=lambda: _new_checker(), repr=False)
+    """Remembers walked field-type pairs, so checking a new version against many is cheap."""
 
     @property
     def versions(self) -> list[int]:
@@ -173,7 +177,7 @@ class Subject:
 
     def check_new(self, schema: Schema) -> CompatibilityResult:
         """How a candidate next version fares under this subject's mode against the existing versions."""
-        return check_compatibility(
+        return self._checker.check(
             schema,
             [self.schemas[v] for v in self.versions],
             self.compatibility,
@@ -355,7 +359,7 @@ def _load_subject(folder: Path, root: Path, problems: list[Problem]) -> Subject 
         return None
     for version in subject.versions[1:]:
         earlier = [v for v in subject.versions if v < version]
-        result = check_compatibility(
+        result = subject._checker.check(
             schemas[version],
             [schemas[v] for v in earlier],
             mode,
@@ -428,6 +432,13 @@ def _load_steps(
         problems.extend(step_problems)
         steps[start] = step
     return steps
+
+
+def _new_checker() -> CompatibilityChecker:
+    # Imported late: versioning.fast builds on this module.
+    from versioning.fast.compatibility import CompatibilityChecker
+
+    return CompatibilityChecker()
 
 
 def _read_yaml(path: Path) -> Any:

@@ -13,7 +13,7 @@ import binascii
 import json
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,8 +63,15 @@ class StackSecrets:
     api_secret_key: pulumi.Output[str]
 
 
-def load_stack(stack: str | None = None) -> tuple[StackConfig, StackSecrets]:
-    """Parse the running stack's config and secrets; raise :class:`ConfigError` listing every problem."""
+def load_stack(
+    stack: str | None = None,
+    more_checks: Callable[[StackConfig], list[ConfigProblem]] | None = None,
+) -> tuple[StackConfig, StackSecrets]:
+    """Parse the running stack's config and secrets; raise :class:`ConfigError` listing every problem.
+
+    ``more_checks`` runs on a parsed config (e.g. schema references against the registry) so its problems
+    join the same single error as the secrets' problems.
+    """
     stack_name = stack or pulumi.get_stack()
     raw = read_raw_config()
     plain = {key: value for key, value in raw.items() if key not in {s.key for s in SECRET_KEYS}}
@@ -75,6 +82,8 @@ def load_stack(stack: str | None = None) -> tuple[StackConfig, StackSecrets]:
     except ValidationError as error:
         problems.extend(problems_from_validation(error))
     problems.extend(_secret_problems(raw))
+    if parsed is not None and more_checks is not None:
+        problems.extend(more_checks(parsed))
     if problems or parsed is None:
         raise ConfigError(problems, stack_name)
     config = pulumi.Config(PROJECT)

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import pulumi
 
+from infra.config import StackConfig
 from infra.config_loader import load_stack
-from infra.errors import ConfigError
+from infra.errors import ConfigProblem
 from infra.gate import enforce_flip, registry_problems, schema_reference_problems
 from infra.live_color import discover_live_color
 from infra.platform_stack import declare_platform
+from versioning import Registry
 
 
 def project_root_of(candidate: Path) -> Path:
@@ -26,12 +28,17 @@ def run(project_root: Path) -> dict[str, object]:
     """
     root = project_root_of(project_root)
     stack = pulumi.get_stack()
-    config, secrets = load_stack(stack)
-    registry, problems = registry_problems(root / config.schema_registry)
-    if registry is not None:
-        problems.extend(schema_reference_problems(config, registry))
-    if problems or registry is None:
-        raise ConfigError(problems, stack)
+    loaded: list[Registry] = []
+
+    def registry_checks(config: StackConfig) -> list[ConfigProblem]:
+        registry, problems = registry_problems(root / config.schema_registry)
+        if registry is None:
+            return problems
+        loaded.append(registry)
+        return schema_reference_problems(config, registry)
+
+    config, secrets = load_stack(stack, registry_checks)
+    registry = loaded[0]
     live = discover_live_color(stack, root)
     enforce_flip(registry, config, live.color)
     pulumi.log.info(

@@ -118,6 +118,14 @@ def test_should_list_every_problem_in_one_error_before_declaring_anything() -> N
     assert "4 problems" in str(raised.value)
 
 
+def test_should_report_schema_reference_and_secret_problems_together() -> None:
+    config = base_config()
+    config["releases"]["green"]["schemas"] = {"users": 9}
+    with pytest.raises(ConfigError) as raised:
+        run_stack(config, secrets={k: v for k, v in SECRETS.items() if k != "apiSecretKey"})
+    assert [problem.key for problem in raised.value.problems] == ["apiSecretKey", "releases.green.schemas.users"]
+
+
 @pytest.mark.parametrize("secret", ["redisPassword", "metadataDbConnection", "fernetKey", "apiSecretKey"])
 def test_should_require_each_secret_to_be_a_pulumi_secret(secret: str) -> None:
     with pytest.raises(ConfigError) as raised:

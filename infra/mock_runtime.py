@@ -151,6 +151,11 @@ def run_program(
     return contextvars.Context().run(_run, program, stack, config, secret_keys, env or {})
 
 
+def _run_main(program: Path) -> None:
+    # Exactly what Pulumi's Python language host does with the project's `main`.
+    runpy.run_path(str(program), run_name="__main__")
+
+
 def _run(
     program: Path, stack: str, config: Mapping[str, str], secret_keys: list[str], env: Mapping[str, str]
 ) -> ProgramRun:
@@ -159,7 +164,7 @@ def _run(
     # preview=False: under preview the mocks leave apply() callbacks unrun and outputs unknown.
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     with _environment(env):
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+        _sync_await(run_pulumi_func(lambda: _run_main(program)))
     result = ProgramRun(resources=mocks.declared)
     root = pulumi.runtime.get_root_resource()
     exported: dict[str, Any] = getattr(root, "outputs", {})

@@ -13,7 +13,7 @@ FORWARD (the previous schema reads data written with the new one), FULL (both), 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, cast
@@ -153,14 +153,18 @@ def check_reader_writer(
     writer_version: int | None = None,
 ) -> CompatibilityResult:
     """Whether ``reader`` can read every datum ``writer`` can write; every incompatibility is listed."""
-    walker = _Walker()
-    found = walker.walk(reader.parsed, writer.parsed, "")
+    found = walk_reader_writer(reader, writer)
     return CompatibilityResult(
         [
             Incompatibility(kind, location or "/", message, subject, reader_version, writer_version)
             for kind, location, message in found
         ]
     )
+
+
+def walk_reader_writer(reader: Schema, writer: Schema) -> list[Found]:
+    """The resolution walk's findings, as (kind, location, message), for one reader and one writer."""
+    return _Walker().walk(reader.parsed, writer.parsed, "")
 
 
 def check_compatibility(
@@ -171,12 +175,15 @@ def check_compatibility(
     subject: str | None = None,
     new_version: int | None = None,
     previous_versions: Sequence[int] | None = None,
+    walk: Callable[[Schema, Schema], list[Found]] | None = None,
 ) -> CompatibilityResult:
     """Check a new schema against earlier ones (oldest first) under a mode, with Schema Registry semantics.
 
     Non-transitive modes compare with the latest earlier schema only; transitive modes with every earlier
-    schema, newest first. Versions default to ``1..n`` for ``previous`` and ``n + 1`` for ``new``.
+    schema, newest first. Versions default to ``1..n`` for ``previous`` and ``n + 1`` for ``new``. ``walk``
+    replaces the reader/writer walk (a caching checker passes its own; the findings must be the same).
     """
+    walk = walk or walk_reader_writer
     mode = Compatibility(mode)
     result = CompatibilityResult()
     if mode is Compatibility.NONE or not previous:
@@ -185,15 +192,14 @@ def check_compatibility(
     new_version = new_version if new_version is not None else (versions[-1] + 1 if versions else 1)
     pairs = list(zip(versions, previous, strict=True))
     against = list(reversed(pairs)) if mode.transitive else pairs[-1:]
+    found = result.incompatibilities
     for version, old in against:
         if mode.backward:
-            result.extend(
-                check_reader_writer(new, old, subject=subject, reader_version=new_version, writer_version=version)
-            )
+            for kind, location, message in walk(new, old):
+                found.append(Incompatibility(kind, location or "/", message, subject, new_version, version))
         if mode.forward:
-            result.extend(
-                check_reader_writer(old, new, subject=subject, reader_version=version, writer_version=new_version)
-            )
+            for kind, location, message in walk(old, new):
+                found.append(Incompatibility(kind, location or "/", message, subject, version, new_version))
     return result
 
 

@@ -26,11 +26,11 @@ from versioning.compatibility import (
     Compatibility,
     CompatibilityResult,
     Found,
-    Incompatibility,
     IncompatibilityKind,
     _aliases,
     _names,
     _Walker,
+    check_compatibility,
 )
 from versioning.schema import PRIMITIVES, Schema
 
@@ -74,23 +74,15 @@ class CompatibilityChecker:
         previous_versions: Sequence[int] | None = None,
     ) -> CompatibilityResult:
         """As :func:`~versioning.compatibility.check_compatibility`, the same arguments and the same result."""
-        mode = Compatibility(mode)
-        result = CompatibilityResult()
-        if mode is Compatibility.NONE or not previous:
-            return result
-        versions = list(previous_versions) if previous_versions is not None else list(range(1, len(previous) + 1))
-        new_version = new_version if new_version is not None else (versions[-1] + 1 if versions else 1)
-        pairs = list(zip(versions, previous, strict=True))
-        against = list(reversed(pairs)) if mode.transitive else pairs[-1:]
-        found = result.incompatibilities
-        for version, old in against:
-            if mode.backward:
-                for kind, location, message in self.reader_writer(new, old):
-                    found.append(Incompatibility(kind, location or "/", message, subject, new_version, version))
-            if mode.forward:
-                for kind, location, message in self.reader_writer(old, new):
-                    found.append(Incompatibility(kind, location or "/", message, subject, version, new_version))
-        return result
+        return check_compatibility(
+            new,
+            previous,
+            mode,
+            subject=subject,
+            new_version=new_version,
+            previous_versions=previous_versions,
+            walk=self.reader_writer,
+        )
 
     def reader_writer(self, reader: Schema, writer: Schema) -> list[Found]:
         """The reference walk's findings (kind, location, message) for one reader and one writer."""

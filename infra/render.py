@@ -89,6 +89,11 @@ def read_stack_input(project_root: Path, stack: str) -> StackInput:
             f"{project_root / 'Pulumi.yaml'} declares project {project.get('name')!r}, not {PROJECT!r}"
         )
     program = project_root / str(project.get("main") or ".")
+    entry = program / "__main__.py" if program.is_dir() else program
+    if not entry.is_file():
+        raise StackFileError(
+            f"{project_root / 'Pulumi.yaml'}: main {project.get('main')!r} has no program ({entry} is missing)"
+        )
     config: dict[str, str] = {}
     for key, declaration in (project.get("config") or {}).items():
         if isinstance(declaration, dict) and "default" in declaration:

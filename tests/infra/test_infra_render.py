@@ -167,6 +167,14 @@ def test_should_exit_2_for_a_missing_stack_file(tmp_path: Path, capsys: pytest.C
     assert "Pulumi.staging.yaml does not exist" in capsys.readouterr().err
 
 
+def test_should_exit_2_when_pulumi_yaml_names_no_program(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = project_copy(tmp_path, {"Pulumi.dev.yaml": dev_with()})
+    (project / "infra").unlink()
+    assert main(["--stack", "dev", "--out", str(tmp_path / "out"), "--project-dir", str(project)]) == EXIT_INVALID
+    assert "main 'infra/' has no program" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 def test_should_use_placeholders_for_encrypted_secrets_and_reject_plain_text_ones(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

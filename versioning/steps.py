@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,6 +243,10 @@ def build_step(
                 )
             if isinstance(op, Copy) and op.source not in fields:
                 problems.append(Problem(at, f"copy source {op.source!r} is not a field of v{from_version}"))
+            elif isinstance(op, Copy) and op.field in new.field_names:
+                mismatch = _copy_mismatch(old, op.source, new, op.field, to_version)
+                if mismatch:
+                    problems.append(Problem(at, mismatch))
             fields.add(op.field)
         elif isinstance(op, Rename):
             if op.old not in fields:
@@ -283,6 +288,32 @@ def build_step(
     ]
     step = Step(from_version, to_version, resolved, implied_adds, implied_removes, old, new)
     return step, problems
+
+
+def _copy_mismatch(old: Schema, source: str, new: Schema, target: str, to_version: int) -> str | None:
+    """Why values of ``old.source`` may not be valid ``new.target`` values as they are, or None.
+
+    A copy moves the value unchanged, so the target's type must accept every value of the source's type:
+    the same type, or a union holding it. (Avro promotions such as int to long are not enough here, since
+    the value is not converted.)
+    """
+    source_field, target_field = old.field(source), new.field(target)
+    if source_field is None or target_field is None:
+        return None
+    source_types = _branches(source_field["type"])
+    target_types = _branches(target_field["type"])
+    missing = [t for t in source_types if t not in target_types]
+    if not missing:
+        return None
+    shown = ", ".join(json.dumps(t) for t in missing)
+    return (
+        f"copy: {target!r} in v{to_version} cannot hold every value of {source!r} ({shown}); "
+        f"give {target!r} the same type (or a union including it)"
+    )
+
+
+def _branches(kind: Any) -> list[Any]:
+    return list(kind) if isinstance(kind, list) else [kind]
 
 
 def _has_default(schema: Schema, name: str) -> bool:

@@ -92,6 +92,10 @@ def test_should_report_a_chain_that_breaks_the_subjects_mode(tmp_path: Path) -> 
             "copy source 'zz' is not a field of v1",
         ),
         ("key: [unclosed\n", "s/subject.yaml:2: not valid YAML"),
+        (
+            "steps: [{from: 1, to: 2, upgrade: [{copy: {field: b, from: a}}]}]\n",
+            "copy: 'b' in v2 cannot hold every value of 'a' (\"int\"); give 'b' the same type",
+        ),
     ],
 )
 def test_should_explain_bad_subject_files(tmp_path: Path, subject_yaml: str, expected: str) -> None:

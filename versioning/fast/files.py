@@ -123,7 +123,42 @@ def upgrade_avro(
     *,
     batch_size: int = BATCH_SIZE,
 ) -> int:
-    """Upgrade an Avro container file a batch of records at a time; returns the number of records."""
+    """Upgrade an Avro container file; returns the number of records.
+
+    Files the byte path takes (:mod:`versioning.fast.avro_bytes`: declarative steps over flat records, written
+    with the source version's own schema, codec null or deflate) are rebuilt from their record bytes, block by
+    block, without decoding a value. Any other file is decoded by fastavro a batch of records at a time,
+    upgraded, and encoded again.
+    """
+    # Imported here so that this function is the one place that knows about the byte path.
+    import zlib
+
+    from versioning.fast.avro_bytes import NotByteUpgradable, upgrade_avro_bytes
+
+    try:
+        return upgrade_avro_bytes(subject, source, target, to_version, from_version)
+    except NotByteUpgradable:
+        pass  # nothing written yet; decode instead
+
+    def decoded(records: Any) -> Iterator[dict[str, Any]]:
+        # fastavro raises assorted errors on corrupt data (a bad sync marker, truncation, text that is not
+        # UTF-8, a union index out of range): report them as this file's problem at the record being read.
+        iterator = iter(records)
+        read = 0
+        while True:
+            try:
+                record = next(iterator)
+            except StopIteration:
+                return
+            except (ValueError, EOFError, LookupError, OverflowError, zlib.error) as exc:
+                raise DataFileError(
+                    source,
+                    f"cannot be read as Avro ({type(exc).__name__}: {exc}); the file is corrupt, re-export it",
+                    position=read + 1,
+                ) from exc
+            read += 1
+            yield record
+
     pipeline = RowPipeline(subject, from_version, to_version)
     reader_schema = AvroSchema.parse(subject.schema(from_version), where=f"{subject.name} v{from_version}")
     target_schema = AvroSchema.parse(subject.schema(to_version), where=f"{subject.name} v{to_version}")
@@ -139,7 +174,7 @@ def upgrade_avro(
             raise DataFileError(source, f"not an Avro container file ({exc}); check the file") from exc
         codec = reader.codec
         with atomic_output(target) as out:
-            records = _upgraded(pipeline, reader, source, batch_size, counted)
+            records = _upgraded(pipeline, decoded(reader), source, batch_size, counted)
             fastavro.writer(out, target_schema.parsed, records, codec=codec)
     return counted[0]
 

@@ -122,23 +122,25 @@ def upgrade_avro(
     from_version: int,
     *,
     batch_size: int = BATCH_SIZE,
+    byte_path: bool = True,
 ) -> int:
     """Upgrade an Avro container file; returns the number of records.
 
     Files the byte path takes (:mod:`versioning.fast.avro_bytes`: declarative steps over flat records, written
     with the source version's own schema, codec null or deflate) are rebuilt from their record bytes, block by
     block, without decoding a value. Any other file is decoded by fastavro a batch of records at a time,
-    upgraded, and encoded again.
+    upgraded, and encoded again. ``byte_path=False`` always decodes (to compare the two, or rule one out).
     """
     # Imported here so that this function is the one place that knows about the byte path.
     import zlib
 
     from versioning.fast.avro_bytes import NotByteUpgradable, upgrade_avro_bytes
 
-    try:
-        return upgrade_avro_bytes(subject, source, target, to_version, from_version)
-    except NotByteUpgradable:
-        pass  # nothing written yet; decode instead
+    if byte_path:
+        try:
+            return upgrade_avro_bytes(subject, source, target, to_version, from_version)
+        except NotByteUpgradable:
+            pass  # nothing written yet; decode instead
 
     def decoded(records: Any) -> Iterator[dict[str, Any]]:
         # fastavro raises assorted errors on corrupt data (a bad sync marker, truncation, text that is not

@@ -16,6 +16,7 @@ from typing import Any
 import fastavro
 import pyarrow.parquet as pq
 
+from versioning.fast.avro_bytes import upgrade_avro_bytes
 from versioning.fast.files import PARQUET_READ, upgrade_avro, upgrade_parquet
 from versioning.registry import Registry
 
@@ -63,7 +64,8 @@ def floor_avro(source: Path, target: Path, v3: dict[str, object]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["parquet-plain", "parquet-fast", "avro-plain", "avro-floor", "avro-fast"])
+    modes = ["parquet-plain", "parquet-fast", "avro-plain", "avro-floor", "avro-decode", "avro-bytes"]
+    parser.add_argument("mode", choices=modes)
     parser.add_argument("source", type=Path)
     parser.add_argument("target", type=Path)
     parser.add_argument("--registry", default="schemas")
@@ -79,8 +81,10 @@ def main() -> None:
         rows = plain_avro(args.source, args.target)
     elif args.mode == "avro-floor":
         rows = floor_avro(args.source, args.target, users.schema(3))
-    else:
-        rows = upgrade_avro(users, args.source, args.target, 3, 1, batch_size=args.batch_size)
+    elif args.mode == "avro-decode":
+        rows = upgrade_avro(users, args.source, args.target, 3, 1, batch_size=args.batch_size, byte_path=False)
+    else:  # the byte path itself, so a refusal fails the run instead of measuring the decoding path
+        rows = upgrade_avro_bytes(users, args.source, args.target, 3, 1)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
     print(json.dumps({"seconds": seconds, "rows": rows, "peak_rss_mib": peak}))

@@ -29,7 +29,9 @@ import io
 import json
 import os
 import zlib
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -46,6 +48,12 @@ from versioning.steps import Step
 
 CODECS = ("null", "deflate")
 """The codecs the byte path reads and writes; files with another codec go the decoding way."""
+
+COMPRESSION_THREADS = 2
+"""Threads compressing output blocks while the walk goes on (deflate costs more than the walk itself)."""
+
+IN_FLIGHT = 8
+"""Blocks at most waiting for compression: memory stays a few blocks, whatever the file's size."""
 
 _HEADER = fastavro.parse_schema(HEADER_SCHEMA)
 _PRIMITIVES = ("null", "boolean", "int", "long", "float", "double", "string", "bytes")
@@ -607,34 +615,26 @@ class ByteUpgrade:
                 return self._blocks(handle, size, header, out, sync, source)
 
     def _blocks(self, handle: BinaryIO, size: int, header: _Header, out: BinaryIO, sync: bytes, source: Path) -> int:
-        deflate = header.codec == "deflate"
+        """Walk the blocks here while other threads compress them (zlib lets go of the GIL); write in order.
+
+        At most :data:`IN_FLIGHT` blocks wait for compression, so memory stays bounded by a few blocks.
+        """
         records = 0
-        while True:
-            offset = handle.tell()
-            try:
-                count = _file_long(handle)
-                if count is None:
-                    return records
-                length = _file_long(handle)
-                if length is None:
-                    raise _Corrupt("the file ends inside a block header; it is truncated")
-                if count < 0 or length < 0:
-                    raise _Corrupt(f"a block header gives {count} records of {length} bytes")
-                if length + SYNC_SIZE > size - handle.tell():
-                    raise _Corrupt(f"the block of {length} bytes runs past the end of the file; it is truncated")
-                raw = handle.read(length)
-                data = _inflate(raw) if deflate else raw
-                if handle.read(SYNC_SIZE) != header.sync:
-                    raise _Corrupt("the sync marker after the block differs from the header's; the file is corrupt")
-            except _Corrupt as exc:
-                raise DataFileError(source, f"block at byte {offset}: {exc}", position=records + 1) from None
-            block = self._walk(data, count, source, records)
-            if count:
-                body = zlib.compress(block, -1, -15) if deflate else block
-                out.write(_zigzag(count) + _zigzag(len(body)))
-                out.write(body)
-                out.write(sync)
-            records += count
+        with ThreadPoolExecutor(max_workers=COMPRESSION_THREADS) as pool:
+            pending: deque[tuple[int, Future[bytes]]] = deque()
+            for count, data in _read_blocks(handle, size, header, source):
+                block = self._walk(data, count, source, records)
+                records += count
+                if count and header.codec == "deflate":
+                    pending.append((count, pool.submit(zlib.compress, block, -1, -15)))
+                elif count:  # an empty block is legal but carries nothing; fastavro never writes one
+                    _write_block(out, count, block, sync)
+                while pending and (len(pending) > IN_FLIGHT or pending[0][1].done()):
+                    done, future = pending.popleft()
+                    _write_block(out, done, future.result(), sync)
+            for done, future in pending:
+                _write_block(out, done, future.result(), sync)
+        return records
 
     def _walk(self, data: bytes, count: int, source: Path, records: int) -> bytes:
         """The output block for one input block, or :class:`DataFileError` for the first bad record in it."""
@@ -649,6 +649,38 @@ class ByteUpgrade:
         raise DataFileError(
             source, f"{message}; the file is corrupt, re-export it", position=records + index + 1, field=field
         )
+
+
+def _read_blocks(handle: BinaryIO, size: int, header: _Header, source: Path) -> Iterator[tuple[int, bytes]]:
+    """Each block's record count and (decompressed) data, checked against the header's sync marker."""
+    records = 0
+    while True:
+        offset = handle.tell()
+        try:
+            count = _file_long(handle)
+            if count is None:
+                return
+            length = _file_long(handle)
+            if length is None:
+                raise _Corrupt("the file ends inside a block header; it is truncated")
+            if count < 0 or length < 0:
+                raise _Corrupt(f"a block header gives {count} records of {length} bytes")
+            if length + SYNC_SIZE > size - handle.tell():
+                raise _Corrupt(f"the block of {length} bytes runs past the end of the file; it is truncated")
+            raw = handle.read(length)
+            data = _inflate(raw) if header.codec == "deflate" else raw
+            if handle.read(SYNC_SIZE) != header.sync:
+                raise _Corrupt("the sync marker after the block differs from the header's; the file is corrupt")
+        except _Corrupt as exc:
+            raise DataFileError(source, f"block at byte {offset}: {exc}", position=records + 1) from None
+        yield count, data
+        records += count
+
+
+def _write_block(out: BinaryIO, count: int, body: bytes, sync: bytes) -> None:
+    out.write(_zigzag(count) + _zigzag(len(body)))
+    out.write(body)
+    out.write(sync)
 
 
 def _inflate(raw: bytes) -> bytes:

@@ -198,7 +198,8 @@ def files_upgrade(users: Subject, data: Path, megabytes: float, registry: Path, 
         measured = json.loads(done.stdout.strip().splitlines()[-1])
         target.unlink(missing_ok=True)
         name = f"{label} ({size:.1f} MB)"
-        results.append(Result(name, measured["seconds"], measured["rows"], "rows", measured["peak_rss_mib"]))
+        note = f"CPU {measured['cpu_seconds']:.1f} s" if kind == "avro" else ""
+        results.append(Result(name, measured["seconds"], measured["rows"], "rows", measured["peak_rss_mib"], note))
     return results
 
 

@@ -10,7 +10,8 @@ implied defaults and drops) over flat records of simple types, every field of th
 So users v1 -> v3 is ``record + b"\\x00\\x02" + created_at + b"\\x00"`` per record. To find where each field
 starts, every record is walked by a skipper generated for the source schema (one function per schema, as
 :mod:`versioning.fast.row_upgrade` generates its dict displays). Blocks are streamed: read, decompressed,
-walked, rebuilt, compressed and written with the output file's own sync marker, so memory is bounded by a block.
+walked, rebuilt, compressed (in two threads: zlib lets go of the GIL, and deflate costs more than the walk)
+and written in order with the output file's own sync marker, so memory is bounded by a few blocks.
 
 The walk checks what decoding with fastavro would (the existing path trusts that decoding as validation):
 truncated data, varints past the block or longer than an int/long allows, union and enum indexes out of
@@ -108,7 +109,7 @@ def _kind(node: Node, schema: AvroSchema, where: str, *, in_union: bool = False)
             return _Kind("enum", symbols=tuple(node["symbols"]))
         if kind == "fixed":
             return _Kind("fixed", size=int(node["size"]))
-        if kind in _PRIMITIVES and set(node) <= {"type"} | {k for k in node if k.startswith("__")}:
+        if kind in _PRIMITIVES:  # other properties (``avro.java.string``...) do not change the encoding
             return _Kind(str(kind))
         raise NotByteUpgradable(f"{where}: type {kind!r} is not a flat value (arrays, maps, records decode)")
     if node in _PRIMITIVES:
@@ -161,15 +162,14 @@ def _chosen_branch(value: str, union: _Kind) -> int | None:
 
     fastavro takes the first branch that accepts the value, except that a float goes to a later ``double``
     in preference to ``float``. A non-primitive branch first might take some values (an enum takes some
-    strings), and an ``int`` branch takes only some longs: those make the choice depend on the value.
+    strings), and an ``int`` branch takes only some longs (not in :data:`_SAME_BYTES`): those make the
+    choice depend on the value.
     """
     for index, branch in enumerate(union.branches):
         if branch.name not in _PRIMITIVES:
             return None
         if branch.name not in _TAKEN_BY[value]:
             continue
-        if value == "int64" and branch.name == "int":
-            return None
         if branch.name == "float":
             later = [i for i, b in enumerate(union.branches) if i > index and b.name == "double"]
             index = later[0] if later else index

@@ -263,8 +263,10 @@ def _merged(parts: list[_Part]) -> list[tuple[int, int] | bytes]:
     out: list[tuple[int, int] | bytes] = []
     for part in parts:
         last = out[-1] if out else None
-        if isinstance(part, _Bytes):
-            out[-1:] = [last + part.data] if isinstance(last, bytes) else [*out[-1:], part.data]
+        if isinstance(part, _Bytes) and isinstance(last, bytes):
+            out[-1] = last + part.data
+        elif isinstance(part, _Bytes):
+            out.append(part.data)
         elif isinstance(last, tuple) and last[1] == part.field:
             out[-1] = (last[0], part.field + 1)
         else:

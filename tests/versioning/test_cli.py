@@ -162,6 +162,81 @@ class TestUpgrade:
         assert [r["email"] for r in rows] == [None, None, "c@y.io"]
         assert {r.get("phone") for r in rows} == {None}
 
+    @pytest.mark.parametrize("suffix", [".avro", ".parquet"])
+    def test_should_upgrade_same_format_files_through_the_file_fast_path(
+        self, registry: Path, tmp_path: Path, capsys, suffix: str
+    ) -> None:
+        v1_rows = [{k: r[k] for k in ("id", "name", "created_at")} for r in V1_ROWS]
+        source = tmp_path / f"in{suffix}"
+        assert (
+            run(
+                capsys,
+                "upgrade",
+                "users",
+                write_jsonl(tmp_path / "in.jsonl", v1_rows),
+                source,
+                "--to",
+                "1",
+                "--from",
+                "1",
+                "--registry",
+                registry,
+            )[0]
+            == 0
+        )
+        code, out, _ = run(
+            capsys,
+            "upgrade",
+            "users",
+            source,
+            tmp_path / f"out{suffix}",
+            "--to",
+            "3",
+            "--from",
+            "1",
+            "--registry",
+            registry,
+        )
+        assert (code, out.strip()) == (0, f"{tmp_path / f'out{suffix}'}: 3 records at users v3 (0 rejected)")
+        rows = read_back(tmp_path / f"out{suffix}")
+        assert [(r["updated_at"], r["email"], r["phone"]) for r in rows] == [
+            (r["created_at"], None, None) for r in v1_rows
+        ]
+
+    def test_should_list_every_error_when_the_file_fast_path_refuses(
+        self, registry: Path, tmp_path: Path, capsys
+    ) -> None:
+        # A v1 Avro file whose names are null: valid Avro for its own writer schema, invalid for users v1.
+        schema = {
+            "type": "record",
+            "name": "User",
+            "namespace": "platform.users",
+            "fields": [
+                {"name": "id", "type": "string"},
+                {"name": "name", "type": ["null", "string"]},
+                {"name": "created_at", "type": "string"},
+            ],
+        }
+        source = tmp_path / "in.avro"
+        with source.open("wb") as handle:
+            fastavro.writer(handle, fastavro.parse_schema(schema), [{"id": "a", "name": None, "created_at": "t"}] * 2)
+        code, _, err = run(
+            capsys,
+            "upgrade",
+            "users",
+            source,
+            tmp_path / "out.avro",
+            "--to",
+            "3",
+            "--from",
+            "1",
+            "--registry",
+            registry,
+        )
+        assert code in (1, 2)
+        assert "record 1" in err and "name" in err
+        assert not (tmp_path / "out.avro").exists()
+
     def test_should_downgrade_back_to_the_original(self, registry: Path, tmp_path: Path, capsys) -> None:
         data = write_jsonl(tmp_path / "in.jsonl", V1_ROWS[:2])
         run(capsys, "upgrade", "users", data, tmp_path / "v3.jsonl", "--to", "3", "--from", "1", "--registry", registry)

@@ -14,6 +14,7 @@ and the field; nothing is written then.
 from __future__ import annotations
 
 import itertools
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,11 +22,13 @@ from typing import Any
 
 import fastavro
 import pyarrow.parquet as pq
+from fastavro.read import SchemaResolutionError
 
 from versioning.datafiles.atomic import atomic_output
 from versioning.datafiles.avro_types import AvroSchema
 from versioning.datafiles.errors import DataFileError
 from versioning.datafiles.formats import DataFormat, detect_format
+from versioning.fast.avro_bytes import NotByteUpgradable, upgrade_avro_bytes
 from versioning.fast.columns import ColumnUpgrader, InvalidColumnsError
 from versioning.fast.row_pipeline import RowPipeline
 from versioning.registry import Subject
@@ -131,11 +134,6 @@ def upgrade_avro(
     block, without decoding a value. Any other file is decoded by fastavro a batch of records at a time,
     upgraded, and encoded again. ``byte_path=False`` always decodes (to compare the two, or rule one out).
     """
-    # Imported here so that this function is the one place that knows about the byte path.
-    import zlib
-
-    from versioning.fast.avro_bytes import NotByteUpgradable, upgrade_avro_bytes
-
     if byte_path:
         try:
             return upgrade_avro_bytes(subject, source, target, to_version, from_version)
@@ -152,6 +150,13 @@ def upgrade_avro(
                 record = next(iterator)
             except StopIteration:
                 return
+            except SchemaResolutionError as exc:
+                raise DataFileError(
+                    source,
+                    f"its records do not resolve to {subject.name} v{from_version} ({exc}); "
+                    "check --from, or validate the file to see each record's problem",
+                    position=read + 1,
+                ) from exc
             except (ValueError, EOFError, LookupError, OverflowError, zlib.error) as exc:
                 raise DataFileError(
                     source,

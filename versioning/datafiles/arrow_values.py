@@ -8,12 +8,10 @@ filled in (:mod:`.defaults`) and validated against the schema.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from versioning.datafiles.avro_types import AvroSchema, Node, logical_type, type_name
-
-Convert = Callable[[Any], Any]
+from versioning.datafiles.converters import Convert, each_item, each_value
 
 
 def arrow_writer(schema: AvroSchema) -> Convert:
@@ -49,10 +47,10 @@ class _ToArrow:
             return self._record(node)
         if kind == "array":
             item = self.compile(node["items"])
-            return None if item is None else _each_item(item)
+            return each_item(item, skip_nulls=True)
         if kind == "map":
             value = self.compile(node["values"])
-            return None if value is None else _each_value(value)
+            return each_value(value, skip_nulls=True)
         return None
 
     def _record(self, node: dict[str, Any]) -> Convert:
@@ -93,10 +91,10 @@ class _FromArrow:
             return self._record(node)
         if kind == "array":
             item = self.compile(node["items"])
-            return None if item is None else _each_item(item)
+            return each_item(item, skip_nulls=True)
         if kind == "map":
             value = self.compile(node["values"])
-            return None if value is None else _each_value(value)
+            return each_value(value, skip_nulls=True)
         return None
 
     def _record(self, node: dict[str, Any]) -> Convert | None:
@@ -132,13 +130,3 @@ def _str_to_uuid(value: Any) -> Any:
         except ValueError:
             pass
     return value
-
-
-def _each_item(item: Convert) -> Convert:
-    return lambda value: [None if v is None else item(v) for v in value] if isinstance(value, list) else value
-
-
-def _each_value(convert_value: Convert) -> Convert:
-    return lambda value: (
-        {k: None if v is None else convert_value(v) for k, v in value.items()} if isinstance(value, dict) else value
-    )

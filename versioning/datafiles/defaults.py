@@ -7,13 +7,11 @@ string there, which it would reject).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from versioning.datafiles.avro_types import AvroSchema, Node, logical_type, type_name
-
-Convert = Callable[[Any], Any]
+from versioning.datafiles.converters import Convert, each_item, each_value
 
 _NO_DEFAULT = object()
 
@@ -66,10 +64,10 @@ class _Compiler:
             return self._record(node)
         if kind == "array":
             item = self.compile(node["items"])
-            return None if item is None else _each_item(item)
+            return each_item(item)
         if kind == "map":
             value = self.compile(node["values"])
-            return None if value is None else _each_value(value)
+            return each_value(value)
         if kind == "union":
             return self._union(node)
         return None
@@ -133,11 +131,3 @@ class _Compiler:
             return value
 
         return fill
-
-
-def _each_item(item: Convert) -> Convert:
-    return lambda value: [item(v) for v in value] if isinstance(value, list) else value
-
-
-def _each_value(convert_value: Convert) -> Convert:
-    return lambda value: {k: convert_value(v) for k, v in value.items()} if isinstance(value, dict) else value

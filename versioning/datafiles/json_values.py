@@ -36,8 +36,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from versioning.datafiles.avro_types import AvroSchema, Node, logical_type, type_name
+from versioning.datafiles.converters import Convert, each_item, each_value
 
-Convert = Callable[[Any], Any]
 """Turns one JSON value into its Python form; returns the value itself when it does not convert."""
 
 
@@ -78,9 +78,9 @@ class _Compiler:
         if kind == "record":
             return self._record(node)
         if kind == "array":
-            return _each_item(self.compile(node["items"]))
+            return each_item(self.compile(node["items"]))
         if kind == "map":
-            return _each_value(self.compile(node["values"]))
+            return each_value(self.compile(node["values"]))
         if kind == "union":
             return self._union(node)
         return None
@@ -202,18 +202,6 @@ def _fields(fields: list[tuple[str, Convert]]) -> Convert:
         return value
 
     return convert
-
-
-def _each_item(item: Convert | None) -> Convert | None:
-    if item is None:
-        return None
-    return lambda value: [item(v) for v in value] if isinstance(value, list) else value
-
-
-def _each_value(convert_value: Convert | None) -> Convert | None:
-    if convert_value is None:
-        return None
-    return lambda value: {k: convert_value(v) for k, v in value.items()} if isinstance(value, dict) else value
 
 
 def _from_base64(value: Any) -> Any:

@@ -55,7 +55,7 @@ from versioning.errors import (
     VersioningError,
 )
 from versioning.schema import Schema, parse_schema, read_schema_file
-from versioning.steps import Step, build_step, parse_operations
+from versioning.steps import Step, build_step, parse_operations, parse_sql
 from versioning.validation import FieldError, Validator
 
 if TYPE_CHECKING:
@@ -382,6 +382,7 @@ def _load_steps(
 ) -> dict[int, Step]:
     declared: dict[int, tuple[int, Any]] = {}
     raw_descriptions: dict[int, Any] = {}
+    raw_sql: dict[int, dict[str, dict[str, list[str]]]] = {}
     if raw is not None and not isinstance(raw, list):
         problems.append(Problem(f"{where}:steps", "must be a list of {from, to, upgrade} entries"))
         raw = []
@@ -404,9 +405,13 @@ def _load_steps(
         if start not in schemas or end not in schemas:
             problems.append(Problem(at, f"step {start}->{end} names a version that does not exist"))
             continue
-        unknown = set(entry) - {"from", "to", "upgrade", "description"}
+        unknown = set(entry) - {"from", "to", "upgrade", "description", "sql"}
         if unknown:
-            problems.append(Problem(at, f"unknown keys {sorted(unknown)}; a step has from, to, upgrade, description"))
+            problems.append(
+                Problem(at, f"unknown keys {sorted(unknown)}; a step has from, to, upgrade, description, sql")
+            )
+        raw_sql[start], sql_problems = parse_sql(entry.get("sql"), f"{at}.sql")
+        problems.extend(sql_problems)
         declared[start] = (i, entry.get("upgrade"))
         raw_descriptions[start] = entry.get("description")
     steps: dict[int, Step] = {}
@@ -429,6 +434,7 @@ def _load_steps(
         step, step_problems = build_step(start, start + 1, operations, old, new, at)
         step.folder = folder
         step.description = str(raw_descriptions.get(start) or "")
+        step.sql = raw_sql.get(start, {})
         problems.extend(step_problems)
         steps[start] = step
     return steps

@@ -116,6 +116,9 @@ class Step:
     """The subject's folder, where a ``call`` operation's module may live."""
     description: str = ""
     """What the step is for, as ``subject.yaml`` says it."""
+    sql: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    """Hand-written SQL for the table, by dialect (or ``default``) and direction (``upgrade``/``downgrade``);
+    when present it is the step's migration, instead of SQL derived from the operations."""
 
     @property
     def has_callable(self) -> bool:
@@ -176,6 +179,35 @@ class Step:
                     )
                 out = _call(op.downgrade, out, self)
         return out
+
+
+SQL_DIALECTS = ("postgresql", "sqlite", "mysql", "bigquery", "default")
+
+
+def parse_sql(raw: Any, where: str) -> tuple[dict[str, dict[str, list[str]]], list[Problem]]:
+    """Read a step's hand-written ``sql:`` (dialect -> upgrade/downgrade -> statement or list of statements)."""
+    if raw is None:
+        return {}, []
+    if not isinstance(raw, dict):
+        return {}, [Problem(where, f"must map dialects ({', '.join(SQL_DIALECTS)}) to {{upgrade, downgrade}}")]
+    found: dict[str, dict[str, list[str]]] = {}
+    problems: list[Problem] = []
+    for dialect, directions in raw.items():
+        at = f"{where}.{dialect}"
+        if dialect not in SQL_DIALECTS:
+            problems.append(Problem(at, f"unknown dialect; use one of {', '.join(SQL_DIALECTS)}"))
+            continue
+        if not isinstance(directions, dict) or not set(directions) <= {"upgrade", "downgrade"} or not directions:
+            problems.append(Problem(at, "needs 'upgrade' and/or 'downgrade', each a statement or a list of them"))
+            continue
+        found[dialect] = {}
+        for direction, statements in directions.items():
+            listed = [statements] if isinstance(statements, str) else statements
+            if not isinstance(listed, list) or not all(isinstance(x, str) and x.strip() for x in listed):
+                problems.append(Problem(f"{at}.{direction}", "must be a SQL statement or a list of them"))
+                continue
+            found[dialect][direction] = [x.strip().removesuffix(";").rstrip() for x in listed]
+    return found, problems
 
 
 def parse_operations(raw: Any, where: str) -> tuple[list[Operation], list[Problem]]:

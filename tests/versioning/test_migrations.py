@@ -15,7 +15,7 @@ import sqlglot
 import yaml
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from versioning import Registry, Subject
+from versioning import Registry, RegistryError, Subject
 from versioning.migrations import (
     Dialect,
     MigrationError,
@@ -337,6 +337,93 @@ def test_should_refuse_a_call_step_naming_the_subject_and_the_step(tmp_path: Pat
     assert caught.value.subject == "invoices" and caught.value.step == "v1->v2"
     assert "subject 'invoices' step v1->v2: a 'call' operation" in str(caught.value)
     assert "declare the step with add, copy, rename, remove and promote operations" in str(caught.value)
+
+
+PEOPLE_V1 = {
+    "type": "record",
+    "name": "Person",
+    "fields": [{"name": "id", "type": "string"}, {"name": "full_name", "type": "string"}],
+}
+PEOPLE_V2 = {
+    "type": "record",
+    "name": "Person",
+    "fields": [
+        {"name": "id", "type": "string"},
+        {"name": "given_name", "type": ["null", "string"], "default": None},
+        {"name": "family_name", "type": ["null", "string"], "default": None},
+    ],
+}
+PEOPLE_SQL = {
+    "default": {
+        "upgrade": [
+            "ALTER TABLE {table} ADD COLUMN given_name TEXT",
+            "ALTER TABLE {table} ADD COLUMN family_name TEXT",
+            "UPDATE {table} SET given_name = full_name, family_name = full_name",
+            "ALTER TABLE {table} DROP COLUMN full_name",
+        ],
+        "downgrade": [
+            "ALTER TABLE {table} ADD COLUMN full_name TEXT",
+            "UPDATE {table} SET full_name = given_name",
+            "ALTER TABLE {table} DROP COLUMN given_name",
+            "ALTER TABLE {table} DROP COLUMN family_name",
+        ],
+    },
+    "bigquery": {"upgrade": "SELECT 1"},
+}
+
+
+def people_subject(root: Path, sql: dict[str, Any] | None) -> Subject:
+    step: dict[str, Any] = {
+        "from": 1,
+        "to": 2,
+        "upgrade": [{"call": {"upgrade": "steps:up", "downgrade": "steps:down"}}],
+    }
+    if sql is not None:
+        step["sql"] = sql
+    return write_subject(root, "people", [PEOPLE_V1, PEOPLE_V2], [step])
+
+
+def test_should_use_a_steps_hand_written_sql_with_the_table_filled_in(tmp_path: Path) -> None:
+    subject = people_subject(tmp_path, PEOPLE_SQL)
+    assert (
+        migration_statements(subject, 1, 2, "postgresql", schema="crm")[0]
+        == "ALTER TABLE crm.people ADD COLUMN given_name TEXT"
+    )
+    assert migration_statements(subject, 1, 2, "bigquery") == ["SELECT 1"]
+    assert "-- hand-written SQL (upgrade) from people/subject.yaml" in migration_sql(subject, 1, 2, "sqlite")
+    only_postgresql = people_subject(tmp_path / "other", {"postgresql": PEOPLE_SQL["default"]})
+    with pytest.raises(MigrationError, match=r"step v1->v2 \(people\): its hand-written sql has nothing for sqlite"):
+        migration_statements(only_postgresql, 1, 2, "sqlite")
+
+
+def test_should_point_a_call_step_to_hand_written_sql(tmp_path: Path) -> None:
+    with pytest.raises(MigrationError, match="or give the step hand-written 'sql:'"):
+        migration_sql(people_subject(tmp_path, None), 1, 2, "sqlite")
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ({"oracle": {"upgrade": "SELECT 1"}}, "steps[0].sql.oracle: unknown dialect"),
+        ({"default": {"sideways": "SELECT 1"}}, "steps[0].sql.default: needs 'upgrade' and/or 'downgrade'"),
+        ({"default": {"upgrade": [1]}}, "steps[0].sql.default.upgrade: must be a SQL statement or a list of them"),
+    ],
+)
+def test_should_report_malformed_hand_written_sql(tmp_path: Path, sql: dict[str, Any], message: str) -> None:
+    with pytest.raises(RegistryError) as caught:
+        people_subject(tmp_path, sql)
+    assert any(message in str(problem) for problem in caught.value.problems)
+
+
+def test_should_run_hand_written_sql_up_and_down(database: Database, tmp_path: Path) -> None:
+    engine, schema = database
+    subject = people_subject(tmp_path, PEOPLE_SQL)
+    create_table(database, subject, 1)
+    insert(database, "people", [{"id": "p1", "full_name": "Ada"}])
+    apply_migration(engine, subject, 1, 2, schema=schema)
+    assert read(database, "people") == [{"id": "p1", "given_name": "Ada", "family_name": "Ada"}]
+    apply_migration(engine, subject, 2, 1, schema=schema)
+    assert read(database, "people") == [{"id": "p1", "full_name": "Ada"}]
 
 
 def test_should_refuse_to_put_back_a_required_field_without_a_default(tmp_path: Path) -> None:

@@ -79,7 +79,40 @@ class ChangeNullability:
     new: ColumnSpec
 
 
-Change = AddColumn | FillWithValue | FillFromColumn | RenameColumn | DropColumn | ChangeType | ChangeNullability
+@dataclass(frozen=True)
+class HandWrittenSQL:
+    """The step's own SQL from ``subject.yaml``, by dialect (or ``default``), for one direction.
+
+    ``{table}`` in a statement stands for the (qualified) table name. Afterwards the table is taken to be
+    as the target version's ``create_table_sql`` makes it.
+    """
+
+    statements: dict[str, list[str]]
+    target: Schema
+    where: str
+
+    def for_dialect(self, dialect: str, table: str) -> list[str]:
+        """The statements for ``dialect``; raises :class:`MigrationError` when the step has none for it."""
+        chosen = self.statements.get(dialect, self.statements.get("default"))
+        if chosen is None:
+            raise MigrationError(
+                f"its hand-written sql has nothing for {dialect}; add 'sql: {{{dialect}: ...}}' (or 'default:') "
+                f"to the step in subject.yaml",
+                step=self.where,
+            )
+        return [statement.replace("{table}", table) for statement in chosen]
+
+
+Change = (
+    AddColumn
+    | FillWithValue
+    | FillFromColumn
+    | RenameColumn
+    | DropColumn
+    | ChangeType
+    | ChangeNullability
+    | HandWrittenSQL
+)
 
 
 @dataclass(frozen=True)
@@ -134,6 +167,8 @@ class TableShape:
             del self.columns[change.column.name]
         elif isinstance(change, (ChangeType, ChangeNullability)):
             self.columns[change.column.name] = change.new
+        elif isinstance(change, HandWrittenSQL):
+            self.columns = TableShape.of(change.target).columns
 
 
 def plan_migration(subject: Subject, from_version: int, to_version: int) -> list[StepPlan]:
@@ -159,11 +194,19 @@ class _Planner:
         return MigrationError(message, subject=self.subject.name, step=self.name, field=field)
 
     def plan(self) -> StepPlan:
+        direction = "upgrade" if self.up else "downgrade"
+        if self.step.sql:
+            by_dialect = {d: ways[direction] for d, ways in self.step.sql.items() if direction in ways}
+            if not by_dialect:
+                raise self.error(f"its hand-written sql has no {direction}; add '{direction}:' under 'sql:'")
+            change = HandWrittenSQL(by_dialect, self.target, f"{self.name} ({self.subject.name})")
+            self.emit(f"hand-written SQL ({direction}) from {self.subject.name}/subject.yaml", change)
+            return StepPlan(self.step, self.up, self.groups)
         if self.step.has_callable:
             raise self.error(
                 "a 'call' operation moves records with Python code, so the SQL for the table cannot be "
-                "derived from it; declare the step with add, copy, rename, remove and promote operations "
-                f"in {self.subject.name}/subject.yaml, or migrate this table by hand"
+                "derived from it; declare the step with add, copy, rename, remove and promote operations, "
+                f"or give the step hand-written 'sql:' in {self.subject.name}/subject.yaml"
             )
         if self.up:
             self.plan_upgrade()

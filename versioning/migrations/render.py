@@ -113,8 +113,12 @@ class AlembicRenderer:
             self.op.drop_column(self.table, change.column.name, schema=self.schema)
         elif isinstance(change, ChangeType):
             self.change_type(change, shape)
-        else:
+        elif isinstance(change, ChangeNullability):
             self.change_nullability(change, shape)
+        else:
+            return list[str | Note](
+                change.for_dialect(self.dialect.value, f"{self.schema}.{self.table}" if self.schema else self.table)
+            )
         return list(self.take())
 
     def finish_step(self, shape: TableShape) -> Rendered:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from versioning.migrations.bigquery import BigQueryRenderer
 from versioning.migrations.columns import table_columns
 from versioning.migrations.dialects import Dialect, parse_dialect
-from versioning.migrations.plan import ChangeGroup, StepPlan, TableShape, plan_migration
+from versioning.migrations.plan import ChangeGroup, HandWrittenSQL, StepPlan, TableShape, plan_migration
 from versioning.migrations.render import AlembicRenderer, Note, Rendered, SQLiteRenderer
 from versioning.registry import Subject
 
@@ -117,7 +117,10 @@ def render_migration(
         for group in plan.groups:
             rendered: Rendered = []
             for change in group.changes:
-                rendered += renderer.render(change, shape)
+                if isinstance(change, HandWrittenSQL):
+                    rendered += change.for_dialect(dialect.value, _qualified(subject.table, schema))
+                else:
+                    rendered += renderer.render(change, shape)
                 shape.apply(change)
             groups.append((group, rendered))
         closing = renderer.finish_step(shape)

@@ -29,7 +29,12 @@ def python_reader(schema: AvroSchema) -> Convert | None:
     return _FromArrow(schema).compile(schema.parsed)
 
 
-class _ToArrow:
+class _Walker:
+    """Compiles converters that change only UUID values, in place anywhere in the schema's nesting."""
+
+    uuid_on_string_only = False
+    """Whether only string-based UUIDs are converted (fixed ones are left as bytes)."""
+
     def __init__(self, schema: AvroSchema) -> None:
         self.schema = schema
         self.records: dict[str, Convert | None] = {}
@@ -41,17 +46,27 @@ class _ToArrow:
             branches = [b for b in node if self.schema.resolve(b) != "null"]
             # arrow_schema() refuses unions of several types, so a nullable union has one other branch.
             return self.compile(branches[0]) if len(branches) == 1 else None
-        if logical_type(node) == "uuid":
-            return _uuid_to_str
+        if logical_type(node) == "uuid" and (kind == "string" or not self.uuid_on_string_only):
+            return self.uuid
         if kind in {"record", "error"}:
             return self._record(node)
         if kind == "array":
-            item = self.compile(node["items"])
-            return each_item(item, skip_nulls=True)
+            return each_item(self.compile(node["items"]), skip_nulls=True)
         if kind == "map":
-            value = self.compile(node["values"])
-            return each_value(value, skip_nulls=True)
+            return each_value(self.compile(node["values"]), skip_nulls=True)
         return None
+
+    def uuid(self, value: Any) -> Any:
+        """Convert one UUID value in this direction."""
+        raise NotImplementedError
+
+    def _record(self, node: dict[str, Any]) -> Convert | None:
+        raise NotImplementedError
+
+
+class _ToArrow(_Walker):
+    def uuid(self, value: Any) -> Any:
+        return _uuid_to_str(value)
 
     def _record(self, node: dict[str, Any]) -> Convert:
         name = node["name"]
@@ -74,28 +89,11 @@ class _ToArrow:
         return convert
 
 
-class _FromArrow:
-    def __init__(self, schema: AvroSchema) -> None:
-        self.schema = schema
-        self.records: dict[str, Convert | None] = {}
+class _FromArrow(_Walker):
+    uuid_on_string_only = True
 
-    def compile(self, node: Node) -> Convert | None:
-        node = self.schema.resolve(node)
-        kind = type_name(node)
-        if kind == "union":
-            branches = [b for b in node if self.schema.resolve(b) != "null"]
-            return self.compile(branches[0]) if len(branches) == 1 else None
-        if logical_type(node) == "uuid" and kind == "string":
-            return _str_to_uuid
-        if kind in {"record", "error"}:
-            return self._record(node)
-        if kind == "array":
-            item = self.compile(node["items"])
-            return each_item(item, skip_nulls=True)
-        if kind == "map":
-            value = self.compile(node["values"])
-            return each_value(value, skip_nulls=True)
-        return None
+    def uuid(self, value: Any) -> Any:
+        return _str_to_uuid(value)
 
     def _record(self, node: dict[str, Any]) -> Convert | None:
         name = node["name"]

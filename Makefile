@@ -1,13 +1,13 @@
 # pipeline-platform: every target sets itself up on a fresh machine (Python 3.11+ and make are enough).
 #   make run    the main job offline: check the schema registry, the versioning demo, the rendered dev stack
-#   make test   lint, types and the whole test suite (PostgreSQL at 127.0.0.1:5432 for the marked tests)
+#   make test   lint, types and the whole test suite (it starts and stops its own PostgreSQL and MariaDB)
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest airflow-venv render clean
+.PHONY: run test lint typecheck pytest airflow-venv test-services render clean
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) airflow-venv
+test-services:
+	bash scripts/test-services.sh
+
+pytest: $(STAMP) airflow-venv test-services
 	$(BIN)/pytest
 
 test: lint typecheck pytest

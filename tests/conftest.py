@@ -1,50 +1,47 @@
-"""Shared test set-up: the real PostgreSQL server, and the rule that CI never skips it."""
+"""Shared test set-up: the real PostgreSQL and MariaDB servers (started by the session), and the rule that CI never
+skips them."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from local_servers import LocalServer, ServerUnavailable, start_mariadb, start_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-_reachable: bool | None = None
-_reason = ""
 
 
-def _postgres_reachable() -> bool:
-    global _reachable, _reason
-    if _reachable is None:
-        import sqlalchemy
-
-        try:
-            engine = sqlalchemy.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-            with engine.connect() as connection:
-                connection.execute(sqlalchemy.text("select 1"))
-            engine.dispose()
-            _reachable = True
-        except Exception as err:  # any failure to connect means "not reachable", with its reason
-            _reachable = False
-            _reason = f"{type(err).__name__}: {str(err).splitlines()[0]}"
-    return _reachable
+def in_ci() -> bool:
+    """CI (``CI=true``, as ``.ci/run`` sets) turns every unavailable service into a failure, never a skip."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """PostgreSQL tests skip with a visible reason when no server answers, and fail instead under CI."""
-    if item.get_closest_marker("postgres") is None or _postgres_reachable():
-        return
-    message = f"PostgreSQL at {POSTGRES_URL} is not reachable ({_reason})"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"{message}; CI requires it", pytrace=False)
-    pytest.skip(message)
+def _server_url(env_var: str, start: Callable[[], LocalServer], request: pytest.FixtureRequest) -> str:
+    """The URL of a server of the user's own (``env_var``), or of one this session starts and stops."""
+    if os.environ.get(env_var):
+        return os.environ[env_var]
+    try:
+        server = start()
+    except ServerUnavailable as err:
+        if in_ci():
+            pytest.fail(f"{err}; CI requires it", pytrace=False)
+        pytest.skip(str(err))
+    request.addfinalizer(server.stop)
+    return server.url
 
 
-@pytest.fixture
-def postgres_url() -> str:
-    """The SQLAlchemy URL of the test PostgreSQL database."""
-    return POSTGRES_URL
+@pytest.fixture(scope="session")
+def postgres_url(request: pytest.FixtureRequest) -> str:
+    """The SQLAlchemy URL of the test PostgreSQL database (``TEST_POSTGRES_URL``, else a server started here)."""
+    return _server_url("TEST_POSTGRES_URL", start_postgres, request)
+
+
+@pytest.fixture(scope="session")
+def mysql_url(request: pytest.FixtureRequest) -> str:
+    """The SQLAlchemy URL of the test MariaDB database (``TEST_MYSQL_URL``, else a server started here)."""
+    return _server_url("TEST_MYSQL_URL", start_mariadb, request)
 
 
 @pytest.fixture

@@ -182,20 +182,9 @@ def test_should_write_no_secret_into_any_file(
     assert all(SECRET not in p.read_text() for p in written)
 
 
-def mariadb_engine() -> sa.Engine | None:
-    try:
-        engine = sa.create_engine("mysql+pymysql://root@127.0.0.1:3306/test", connect_args={"connect_timeout": 2})
-        with engine.connect() as connection:
-            connection.exec_driver_sql("select 1")
-        return engine
-    except Exception:
-        return None
-
-
-def test_should_reflect_a_mariadb_table_where_present(tmp_path: Path) -> None:
-    engine = mariadb_engine()
-    if engine is None:
-        pytest.skip("MariaDB at 127.0.0.1:3306 (root, database test) is not reachable")
+def test_should_reflect_a_mariadb_table_for_real(tmp_path: Path, mysql_url: str) -> None:
+    url = sa.make_url(mysql_url)
+    engine = sa.create_engine(url)
     name = f"ventas_{tmp_path.name[-8:].replace('-', '_')}".lower()
     with engine.begin() as connection:
         connection.exec_driver_sql(
@@ -203,7 +192,8 @@ def test_should_reflect_a_mariadb_table_where_present(tmp_path: Path) -> None:
             "creada DATETIME(6) NOT NULL, nombre VARCHAR(50), foto BLOB, activo TINYINT(1))"
         )
     try:
-        source = {"kind": "mariadb", "host": "127.0.0.1", "port": 3306, "database": "test", "username": "${MDB_USER}"}
+        source = {"kind": "mariadb", "host": url.host, "port": url.port, "database": url.database,
+                  "username": "${MDB_USER}"}
         project = load_project(write_config(tmp_path / "m", source=source,
                                             tables=[{"name": name, "load_mode": "full"}]))
         outcome = generate_schema(project, name, environ={"MDB_USER": "root"})

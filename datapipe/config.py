@@ -192,11 +192,26 @@ class AzureDestination(_Model):
 Destination = Annotated[GcpDestination | AwsDestination | AzureDestination, Field(discriminator="cloud")]
 
 
+CRON_PRESETS: dict[str, str] = {
+    "@hourly": "0 * * * *",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@weekly": "0 0 * * 0",
+    "@monthly": "0 0 1 * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+}
+"""The schedule presets datapipe accepts, as the cron expressions Airflow gives them."""
+
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
+
+
 class AirflowSettings(_Model):
     """How the generated DAGs run on the platform."""
 
     schedule: str = "@daily"
-    """The DAGs' schedule: a preset like ``@daily`` or a cron expression."""
+    """The DAGs' schedule: a preset (``@hourly``, ``@daily``, ``@weekly``, ``@monthly``, ``@yearly``) or a
+    five-field cron expression. Each run reads the data interval from the previous tick to this one."""
     start_date: dt.date
     """The first data interval starts on this date (UTC)."""
     catchup: bool = False
@@ -213,6 +228,30 @@ class AirflowSettings(_Model):
     """The Kubernetes Secret whose keys are the ``${VAR}`` variables of ``source``; defaults to
     ``<project.name>-source``."""
     retries: int = Field(default=2, ge=0)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_has_intervals(cls, value: str) -> str:
+        text = " ".join(value.split())
+        if text.startswith("@"):
+            if text not in CRON_PRESETS:
+                raise ValueError(
+                    f"{value!r} is not a schedule with data intervals; use one of {', '.join(CRON_PRESETS)} or a "
+                    "five-field cron expression like '0 3 * * *'"
+                )
+            return text
+        fields = text.split(" ")
+        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+            raise ValueError(
+                f"{value!r} is not a five-field cron expression (minute hour day-of-month month day-of-week), "
+                "e.g. '0 3 * * *', nor a preset like @daily"
+            )
+        return text
+
+    @property
+    def cron(self) -> str:
+        """The schedule as a cron expression (presets expanded), for the DAGs' cron data-interval timetable."""
+        return CRON_PRESETS.get(self.schedule, self.schedule)
 
 
 class TableSettings(_Model):

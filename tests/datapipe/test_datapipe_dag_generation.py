@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,7 +16,7 @@ from datapipe_fixtures import assert_golden, write_config
 from datapipe.bigquery_sql import merge_sql, table_ref
 from datapipe.config import Project, load_project
 from datapipe.dag_generation import generate_dag, render_dag
-from datapipe.errors import MissingSchemaError, UnsupportedTargetError
+from datapipe.errors import ConfigError, MissingSchemaError, UnsupportedTargetError
 from datapipe.schema_generation import generate_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,27 +116,35 @@ def test_should_merge_the_latest_row_per_key(pg_schema: tuple[sa.Engine, str]) -
     assert [(r[0], int(r[1])) for r in rows] == [(1, 10), (2, 22), (3, 30)]
 
 
-def test_should_load_every_generated_dag_in_a_real_dagbag(generated: Project, tmp_path: Path) -> None:
+def run_in_airflow(dags_dir: Path, tmp_path: Path) -> dict[str, Any]:
+    """Load ``dags_dir`` in a real DagBag of the Airflow virtualenv; the script's JSON report."""
     if not AIRFLOW_PYTHON.exists():
         reason = f"{AIRFLOW_PYTHON} is missing; build it with scripts/airflow-venv.sh"
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"{reason} (CI requires it)", pytrace=False)
         pytest.skip(reason)
-    for table in ("VENTAS_CABECERA", "VENTAS_DETALLE"):
-        generate_dag(generated, table, CONFIG_AS_TYPED)
     script = tmp_path / "load_dags.py"
     script.write_text(DAGBAG_SCRIPT, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON"))}
     env |= {"AIRFLOW_HOME": str(tmp_path / "airflow-home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     # -I: only the Airflow virtualenv's packages, nothing from the working directory.
     done = subprocess.run(
-        [str(AIRFLOW_PYTHON), "-I", str(script), str(generated.dags_dir)],
+        [str(AIRFLOW_PYTHON), "-I", str(script), str(dags_dir)],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+def test_should_load_every_generated_dag_in_a_real_dagbag(generated: Project, tmp_path: Path) -> None:
+    for table in ("VENTAS_CABECERA", "VENTAS_DETALLE"):
+        generate_dag(generated, table, CONFIG_AS_TYPED)
+    report = run_in_airflow(generated.dags_dir, tmp_path)
     assert report["import_errors"] == {}
-    assert report["dags"] == {
+    dags = {dag_id: {k: v for k, v in dag.items() if k in ("tasks", "queue", "arguments")}
+            for dag_id, dag in report["dags"].items()}
+    assert dags == {
         "migracion-ventas__ventas_cabecera": {
             "tasks": ["extract", "load_staging", "merge"],
             "queue": "extract-oracle",
@@ -156,27 +165,90 @@ def test_should_load_every_generated_dag_in_a_real_dagbag(generated: Project, tm
     }
 
 
-# Runs inside .venv-airflow: loads the folder in a DagBag and renders the extract task's templated arguments
-# with Airflow's own Jinja environment (so the template filters the DAGs use must exist there).
+@pytest.mark.parametrize(
+    ("schedule", "scheduled", "manual"),
+    [
+        ("@daily",
+         [["2025-01-01T00:00:00+00:00", "2025-01-02T00:00:00+00:00"],
+          ["2025-01-02T00:00:00+00:00", "2025-01-03T00:00:00+00:00"],
+          ["2025-01-03T00:00:00+00:00", "2025-01-04T00:00:00+00:00"]],
+         ["2025-03-02T00:00:00+00:00", "2025-03-03T00:00:00+00:00"]),
+        ("0 3 * * 1-5",  # 03:00 on weekdays: Friday's run covers until Monday 03:00
+         [["2025-01-01T03:00:00+00:00", "2025-01-02T03:00:00+00:00"],
+          ["2025-01-02T03:00:00+00:00", "2025-01-03T03:00:00+00:00"],
+          ["2025-01-03T03:00:00+00:00", "2025-01-06T03:00:00+00:00"]],
+         ["2025-02-28T03:00:00+00:00", "2025-03-03T03:00:00+00:00"]),
+    ],
+)
+def test_should_give_every_run_a_non_empty_data_interval_in_airflow(
+    generated: Project, tmp_path: Path, schedule: str, scheduled: list[list[str]], manual: list[str]
+) -> None:
+    """The intervals Airflow itself computes for the first scheduled runs and for a manual run."""
+    data = generated.config.model_dump(mode="json", by_alias=True)
+    data["airflow"]["schedule"] = schedule
+    project = load_project(write_config(generated.root, data))
+    generate_dag(project, "VENTAS_CABECERA", CONFIG_AS_TYPED)
+    dag = run_in_airflow(project.dags_dir, tmp_path)["dags"]["migracion-ventas__ventas_cabecera"]
+    assert dag["scheduled_intervals"] == scheduled
+    assert dag["manual_interval"] == manual
+    # The extract task of a manual run reads exactly that interval.
+    assert dag["manual_arguments"][-4:] == ["--start", manual[0], "--end", manual[1]]
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ("@once", "'@once' is not a schedule with data intervals"),
+        ("@continuous", "is not a schedule with data intervals"),
+        ("0 3 * *", "is not a five-field cron expression"),
+        ("every day", "is not a five-field cron expression"),
+    ],
+)
+def test_should_refuse_a_schedule_without_data_intervals(
+    sqlite_project: Project, schedule: str, message: str
+) -> None:
+    data = sqlite_project.config.model_dump(mode="json", by_alias=True)
+    data["airflow"]["schedule"] = schedule
+    with pytest.raises(ConfigError, match=r"airflow\.schedule") as caught:
+        load_project(write_config(sqlite_project.root, data))
+    assert message in str(caught.value)
+
+
+# Runs inside .venv-airflow: loads the folder in a DagBag, computes the data intervals of the first scheduled runs
+# (catching up from the start date) and of a manual run with the DAG's own timetable, and renders the extract
+# task's templated arguments with Airflow's own Jinja environment (so the template filters the DAGs use must exist).
 DAGBAG_SCRIPT = '''
 import json, sys
 import pendulum
 from airflow.models.dagbag import DagBag
+from airflow.timetables.base import TimeRestriction
 
 bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
-interval = {
-    "data_interval_start": pendulum.datetime(2025, 3, 1, tz="UTC"),
-    "data_interval_end": pendulum.datetime(2025, 3, 2, tz="UTC"),
-}
+
+
+def render(dag, start, end):
+    env = dag.get_template_env()
+    context = {"data_interval_start": start, "data_interval_end": end}
+    return [env.from_string(a).render(**context) for a in dag.get_task("extract").arguments]
+
+
 dags = {}
 for dag_id in sorted(bag.dag_ids):
     dag = bag.dags[dag_id]
-    extract = dag.get_task("extract")
-    env = dag.get_template_env()
+    restriction = TimeRestriction(earliest=dag.start_date, latest=None, catchup=True)
+    intervals, last = [], None
+    for _ in range(3):
+        info = dag.timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
+        last = info.data_interval
+        intervals.append([last.start.isoformat(), last.end.isoformat()])
+    manual = dag.timetable.infer_manual_data_interval(run_after=pendulum.datetime(2025, 3, 3, 12, tz="UTC"))
     dags[dag_id] = {
         "tasks": sorted(t.task_id for t in dag.tasks),
-        "queue": extract.queue,
-        "arguments": [env.from_string(a).render(**interval) for a in extract.arguments],
+        "queue": dag.get_task("extract").queue,
+        "arguments": render(dag, pendulum.datetime(2025, 3, 1, tz="UTC"), pendulum.datetime(2025, 3, 2, tz="UTC")),
+        "scheduled_intervals": intervals,
+        "manual_interval": [manual.start.isoformat(), manual.end.isoformat()],
+        "manual_arguments": render(dag, manual.start, manual.end),
     }
 errors = {path: str(error) for path, error in bag.import_errors.items()}
 print(json.dumps({"import_errors": errors, "dags": dags}))

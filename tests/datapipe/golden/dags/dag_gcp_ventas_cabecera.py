@@ -10,9 +10,10 @@ Load mode: incremental (merged on ID_VENTA); schedule @daily; extraction on Cele
 from __future__ import annotations
 
 import pendulum
-from airflow import DAG
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.google.cloud.operators.bigquery import BigQueryInsertJobOperator
+from airflow.sdk import DAG
+from airflow.timetables.interval import CronDataIntervalTimetable
 from kubernetes.client import models as k8s
 
 # The Avro files of one run: the extractor writes them, the load job reads them.
@@ -76,7 +77,9 @@ WHEN NOT MATCHED THEN INSERT (
 with DAG(
     dag_id='migracion-ventas__ventas_cabecera',
     description='Load VENTAS_CABECERA from sqlite into BigQuery acme-data.raw_ventas.ventas_cabecera.',
-    schedule='@daily',
+    # A cron *data interval* timetable: each run covers [previous tick, this tick). (On Airflow 3 a plain cron
+    # string gives every run an empty data interval, and an incremental extract would read nothing.)
+    schedule=CronDataIntervalTimetable('0 0 * * *', timezone="UTC"),
     start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -10,7 +10,7 @@ from infra.config import StackConfig
 from infra.config_loader import load_stack
 from infra.errors import ConfigProblem
 from infra.gate import enforce_flip, registry_problems, schema_reference_problems
-from infra.live_color import discover_live_color
+from infra.live_color import discover_live_color, qualified_stack_name
 from infra.platform_stack import declare_platform
 from versioning import Registry
 
@@ -39,7 +39,7 @@ def run(project_root: Path) -> dict[str, object]:
 
     config, secrets = load_stack(stack, registry_checks)
     registry = loaded[0]
-    live = discover_live_color(stack, root)
+    live = discover_live_color(qualified_stack_name(pulumi.get_organization(), pulumi.get_project(), stack), root)
     enforce_flip(registry, config, live.color)
     pulumi.log.info(
         f"live colour: {live.color.value if live.color else 'none'} ({live.source}); "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import shutil
 import stat
 from pathlib import Path
 from typing import Any
@@ -57,20 +58,98 @@ def config_strings(config: dict[str, Any]) -> dict[str, str]:
     return {f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
 
 
+CAT = shutil.which("cat") or "/bin/cat"
+"""By absolute path: tests run the stand-in CLI with a PATH holding only its own folder."""
+
+
 def fake_pulumi(folder: Path, stdout: str, exit_code: int = 0, stderr: str = "") -> Path:
     """A stand-in ``pulumi`` executable (the external CLI) that records its arguments and prints ``stdout``."""
     folder.mkdir(parents=True, exist_ok=True)
+    # Printed from files, byte for byte: a state document is full of `$` and quotes a shell would expand.
+    (folder / "stdout.txt").write_text(stdout)
+    (folder / "stderr.txt").write_text(stderr)
     script = folder / "pulumi"
     script.write_text(
         "#!/bin/sh\n"
         f'printf "%s\\n" "$@" > "{folder}/args.txt"\n'
         f'pwd > "{folder}/cwd.txt"\n'
-        f"printf '%s' {json.dumps(stdout)}\n"
-        f"printf '%s' {json.dumps(stderr)} >&2\n"
+        f'{CAT} "{folder}/stdout.txt"\n'
+        f'{CAT} "{folder}/stderr.txt" >&2\n'
         f"exit {exit_code}\n"
     )
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
     return script
+
+
+def checkpoint_document(run: ProgramRun, stack_outputs: dict[str, Any] | None = None) -> str:
+    """What ``pulumi stack export`` prints after ``run`` was applied (format version 3).
+
+    Every resource the run registered, with the URN, parent, dependencies and the inputs the program gave
+    (outputs = inputs, as a provider echoes them), the stack resource carrying ``stack_outputs`` (the
+    run's own outputs unless given: Pulumi saves them even when an update fails), a passphrase secrets
+    provider, and one secret value encrypted as Pulumi stores it.
+    """
+    declared = {resource.urn: resource for resource in run.resources}
+    stack_urn = next(urn for urn, r in run.registrations.items() if r.type == "pulumi:pulumi:Stack")
+    resources: list[dict[str, Any]] = [
+        {
+            "urn": stack_urn,
+            "custom": False,
+            "type": "pulumi:pulumi:Stack",
+            "outputs": run.outputs if stack_outputs is None else stack_outputs,
+        }
+    ]
+    for urn, registration in run.registrations.items():
+        if urn == stack_urn:
+            continue
+        inputs = declared[urn].inputs if urn in declared else {}
+        if registration.type == "kubernetes:core/v1:Secret":
+            inputs = {
+                **inputs,
+                "stringData": {
+                    "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+                    "ciphertext": "v1:Zq3ZkP0n9f1Jg0oO:0aFJzLq3QJc0nV7Tn2Qz6w==",
+                },
+            }
+        entry: dict[str, Any] = {
+            "urn": urn,
+            "custom": registration.type.startswith(("kubernetes:", "docker:")),
+            "type": registration.type,
+            "inputs": inputs,
+            "outputs": inputs,
+            "parent": registration.parent,
+            "dependencies": sorted(registration.dependencies),
+        }
+        if entry["custom"]:
+            entry["id"] = (
+                "/".join(
+                    part
+                    for part in (
+                        (inputs.get("metadata") or {}).get("namespace"),
+                        (inputs.get("metadata") or {}).get("name"),
+                    )
+                    if part
+                )
+                or registration.name
+            )
+            entry["provider"] = (
+                "urn:pulumi:test::pipeline-platform::pulumi:providers:kubernetes::default_4_34_2::04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+            )
+        resources.append(entry)
+    return json.dumps(
+        {
+            "version": 3,
+            "deployment": {
+                "manifest": {"time": "2026-11-30T07:00:00Z", "magic": "0" * 64, "version": "v3.274.1"},
+                "secrets_providers": {
+                    "type": "passphrase",
+                    "state": {"salt": "v1:Ftr3A0xnUfQ=:v1:pGdBuBDc0kUbArVP:1rw3JEmslNJgWpEfEzI3f0E2G4gl0g=="},
+                },
+                "resources": resources,
+            },
+        },
+        indent=4,
+    )
 
 
 def run_stack(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from infra_fixtures import ROOT, base_config, fake_pulumi, run_stack
+from infra_fixtures import ROOT, base_config, checkpoint_document, fake_pulumi, run_stack
 
 from infra.config import Color
 from infra.flip_guard import FlipGuardError, check_router_update, make_flip_guard
@@ -98,13 +98,20 @@ def test_should_refuse_before_declaring_any_resource(registry_dir: Path) -> None
     assert declared == []
 
 
-def test_should_refuse_when_the_live_colour_comes_from_the_stack_output(registry_dir: Path, tmp_path: Path) -> None:
-    # As under `pulumi up`: no PIPELINE_LIVE_COLOR, the program asks the CLI for the last activeColor.
-    cli = fake_pulumi(tmp_path / "bin", json.dumps({"activeColor": "blue"}))
+def test_should_refuse_when_the_live_colour_comes_from_the_router_in_the_state(
+    registry_dir: Path, tmp_path: Path, blue_run: ProgramRun
+) -> None:
+    # As under `pulumi up`: no PIPELINE_LIVE_COLOR, the program reads the router Service from the state.
+    cli = fake_pulumi(tmp_path / "bin", checkpoint_document(blue_run))
     config = _config(registry_dir, "green", blue={"orders": 2}, green={"orders": 1})
     with pytest.raises(FlipRefused, match="from blue \\(live\\) to green"):
         run_stack(config, live=None, env={CLI_ENV_VAR: str(cli)})
-    assert (tmp_path / "bin" / "args.txt").read_text().split() == ["stack", "output", "--json", "--stack", "test"]
+    assert (tmp_path / "bin" / "args.txt").read_text().split() == [
+        "stack",
+        "export",
+        "--stack",
+        "organization/pipeline-platform/test",
+    ]
 
 
 def test_should_gate_a_rollback_in_its_own_direction(registry_dir: Path) -> None:

@@ -1,7 +1,7 @@
-"""One colour's Airflow release: connections Secret, metadata migration, API server and worker pools.
+"""One colour's Airflow release: connections Secret, metadata migration, API server, worker pools, canary worker.
 
-The scheduler, DAG processor and triggerer are not here: they must run in exactly one colour, and their
-start is ordered after the other colour's stop, so they live in :mod:`infra.schedulers`.
+The scheduler, DAG processor and triggerer are not here: they must run in exactly one colour, so they are
+one set of Deployments whose pod template follows the active colour (:mod:`infra.schedulers`).
 """
 
 from __future__ import annotations
@@ -12,13 +12,19 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.airflow_flavor import API_PORT, AirflowFlavor
-from infra.config import AfterFlip, Color, Release, StackConfig
+from infra.canary import canary_queue
+from infra.config import RESERVED_POOL, AfterFlip, Color, Release, StackConfig
+from infra.config import WorkerPool as WorkerPoolConfig
 from infra.config_loader import StackSecrets
 from infra.labels import selector_labels, standard_labels
 from infra.metadata_migration import MetadataMigration
 from infra.redis_broker import REDIS_PORT
 from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
+from infra.timeouts import wait_up_to
 from infra.worker_pool import BrokerAccess, WorkerPool
+
+BROKER_URL_KEY = "AIRFLOW__CELERY__BROKER_URL"
+"""The key of a colour's connections Secret holding its broker URL (its own Redis database)."""
 
 
 def release_env(
@@ -58,6 +64,8 @@ class AirflowRelease(pulumi.ComponentResource):
     env: list[k8s.core.v1.EnvVarArgsDict]
     migration: MetadataMigration
     pools: list[WorkerPool]
+    canary: WorkerPool
+    """The one-replica worker that consumes this colour's canary queue (see :mod:`infra.canary`)."""
     worker_replicas: dict[str, int | None]
     """Declared replicas per pool (None when an autoscaler owns the count)."""
 
@@ -70,8 +78,11 @@ class AirflowRelease(pulumi.ComponentResource):
         secrets: StackSecrets,
         broker: BrokerAccess,
         instance: str,
+        canary_broker_secret: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``canary_broker_secret``: the connections Secret whose broker URL the canary worker consumes from,
+        the one of the colour whose scheduler runs when the smoke test does."""
         super().__init__("pipeline-platform:index:AirflowRelease", name, None, opts)
         release: Release = config.releases[color]
         namespace = config.namespace
@@ -88,7 +99,7 @@ class AirflowRelease(pulumi.ComponentResource):
         secret_values: dict[str, pulumi.Input[str]] = {
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": secrets.metadata_db_connection,
             "AIRFLOW__CELERY__RESULT_BACKEND": secrets.metadata_db_connection.apply(lambda url: f"db+{url}"),
-            "AIRFLOW__CELERY__BROKER_URL": secrets.redis_password.apply(
+            BROKER_URL_KEY: secrets.redis_password.apply(
                 lambda password: broker_url(password, broker.host, broker.database)
             ),
             "AIRFLOW__CORE__FERNET_KEY": secrets.fernet_key,
@@ -114,10 +125,12 @@ class AirflowRelease(pulumi.ComponentResource):
             env=self.env,
             env_secret_name=self.env_secret_name,
             resources=config.airflow_resources.migration,
+            settings=config.migration,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[env_secret]),
         )
         # Nothing of this release starts before its metadata schema is migrated.
         after_migration = pulumi.ResourceOptions(parent=self, depends_on=[self.migration.job])
+        rollout = config.rollout
 
         api_labels = standard_labels("airflow", flavor.api_component, instance, color, version=release.airflow_version)
         api_selector = selector_labels("airflow", flavor.api_component, color)
@@ -129,6 +142,7 @@ class AirflowRelease(pulumi.ComponentResource):
                 "replicas": release.api_replicas if full_size else 1,
                 "selector": {"matchLabels": api_selector},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "progressDeadlineSeconds": rollout.progress_deadline_seconds,
                 "template": {
                     "metadata": {"labels": api_labels},
                     "spec": {
@@ -157,7 +171,9 @@ class AirflowRelease(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=after_migration,
+            opts=pulumi.ResourceOptions.merge(
+                after_migration, pulumi.ResourceOptions(custom_timeouts=wait_up_to(rollout.pulumi_timeout))
+            ),
         )
         k8s.core.v1.Service(
             f"{name}-api-service",
@@ -190,7 +206,34 @@ class AirflowRelease(pulumi.ComponentResource):
                     replicas=replicas,
                     autoscale=autoscale,
                     broker=broker,
+                    rollout=rollout,
                     opts=after_migration,
                 )
             )
+        self.canary = WorkerPool(
+            f"{name}-pool-{RESERVED_POOL}",
+            pool=WorkerPoolConfig(
+                name=RESERVED_POOL, queues=[canary_queue(color)], replicas=1, concurrency=1, longest_task_seconds=60
+            ),
+            color=color,
+            namespace=namespace,
+            instance=instance,
+            image=image,
+            airflow_version=release.airflow_version,
+            # Set explicitly, this broker URL wins over the one envFrom brings from the colour's own Secret.
+            env=[
+                *self.env,
+                {
+                    "name": BROKER_URL_KEY,
+                    "valueFrom": {"secretKeyRef": {"name": canary_broker_secret, "key": BROKER_URL_KEY}},
+                },
+            ],
+            env_secret_name=self.env_secret_name,
+            # Only the candidate (the active colour) is smoke-tested.
+            replicas=1 if active else 0,
+            autoscale=False,
+            broker=broker,
+            rollout=rollout,
+            opts=after_migration,
+        )
         self.register_outputs({"apiServiceName": self.api_service_name})

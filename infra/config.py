@@ -21,6 +21,8 @@ _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 # Celery queue names become Redis list keys and CLI arguments; keep them plain.
 _QUEUE = r"^[A-Za-z0-9_.:-]+$"
+RESERVED_POOL = "canary"
+"""The name of each colour's canary worker (:mod:`infra.canary`), so no configured pool may take it."""
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
@@ -238,12 +240,96 @@ class ComponentResources(_Model):
     migration: Resources = _resources("250m", "512Mi", "1", "1Gi")
 
 
-class SmokeTest(_Model):
-    """The Job that must complete against the candidate colour before the active Service moves."""
+PULUMI_TIMEOUT_MARGIN_SECONDS = 120
+"""Default extra time Pulumi waits beyond a Kubernetes deadline: pod scheduling and image pulls happen before
+a Job's clock starts, and Kubernetes' own verdict (DeadlineExceeded, ProgressDeadlineExceeded) should be what
+fails the update, with its reason, rather than Pulumi giving up while the object is still within its deadline."""
 
-    image: str = "curlimages/curl:8.11.1"
-    timeout_seconds: int = Field(default=300, ge=10)
-    resources: Resources = _resources("10m", "16Mi", "100m", "64Mi")
+
+def _pulumi_timeout_after(deadline: int, pulumi_timeout: int | None, deadline_key: str) -> None:
+    if pulumi_timeout is not None and pulumi_timeout <= deadline:
+        raise ValueError(
+            f"pulumiTimeoutSeconds ({pulumi_timeout}) must be longer than {deadline_key} ({deadline}), "
+            "or `pulumi up` gives up while Kubernetes is still within its deadline"
+        )
+
+
+class SmokeTest(_Model):
+    """The Job that must prove the candidate colour before the active Service moves."""
+
+    timeout_seconds: int = Field(default=600, ge=60)
+    """The Job's activeDeadlineSeconds: the API server's health, the canary DAG parsed, its run succeeded."""
+    pulumi_timeout_seconds: int | None = Field(default=None, ge=1)
+    """How long `pulumi up` waits for the Job; default timeoutSeconds + 120."""
+    resources: Resources = _resources("100m", "256Mi", "500m", "512Mi")
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> SmokeTest:
+        _pulumi_timeout_after(self.timeout_seconds, self.pulumi_timeout_seconds, "timeoutSeconds")
+        return self
+
+    @property
+    def pulumi_timeout(self) -> int:
+        """Seconds `pulumi up` waits for the Job."""
+        return self.pulumi_timeout_seconds or self.timeout_seconds + PULUMI_TIMEOUT_MARGIN_SECONDS
+
+
+class PostPromotion(_Model):
+    """The check through the active Service once its selector moved: the promoted colour is healthy,
+    scheduler, triggerer and DAG processor included."""
+
+    timeout_seconds: int = Field(default=300, ge=60)
+    """The Job's activeDeadlineSeconds."""
+    pulumi_timeout_seconds: int | None = Field(default=None, ge=1)
+    """How long `pulumi up` waits for the Job; default timeoutSeconds + 120."""
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> PostPromotion:
+        _pulumi_timeout_after(self.timeout_seconds, self.pulumi_timeout_seconds, "timeoutSeconds")
+        return self
+
+    @property
+    def pulumi_timeout(self) -> int:
+        """Seconds `pulumi up` waits for the Job."""
+        return self.pulumi_timeout_seconds or self.timeout_seconds + PULUMI_TIMEOUT_MARGIN_SECONDS
+
+
+class Migration(_Model):
+    """The metadata-database migration Job of each release."""
+
+    deadline_seconds: int = Field(default=1800, ge=60)
+    """The Job's activeDeadlineSeconds."""
+    pulumi_timeout_seconds: int | None = Field(default=None, ge=1)
+    """How long `pulumi up` waits for the Job; default deadlineSeconds + 120."""
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> Migration:
+        _pulumi_timeout_after(self.deadline_seconds, self.pulumi_timeout_seconds, "deadlineSeconds")
+        return self
+
+    @property
+    def pulumi_timeout(self) -> int:
+        """Seconds `pulumi up` waits for the Job."""
+        return self.pulumi_timeout_seconds or self.deadline_seconds + PULUMI_TIMEOUT_MARGIN_SECONDS
+
+
+class Rollout(_Model):
+    """Every Deployment's rollout: Kubernetes' progress deadline and Pulumi's wait."""
+
+    progress_deadline_seconds: int = Field(default=600, ge=30)
+    """Each Deployment's progressDeadlineSeconds: no progress for this long marks the rollout failed."""
+    pulumi_timeout_seconds: int | None = Field(default=None, ge=1)
+    """How long `pulumi up` waits for a Deployment; default progressDeadlineSeconds + 120."""
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> Rollout:
+        _pulumi_timeout_after(self.progress_deadline_seconds, self.pulumi_timeout_seconds, "progressDeadlineSeconds")
+        return self
+
+    @property
+    def pulumi_timeout(self) -> int:
+        """Seconds `pulumi up` waits for a Deployment."""
+        return self.pulumi_timeout_seconds or self.progress_deadline_seconds + PULUMI_TIMEOUT_MARGIN_SECONDS
 
 
 class StackConfig(_Model):
@@ -258,6 +344,15 @@ class StackConfig(_Model):
     redis: RedisConfig = RedisConfig()
     airflow_resources: ComponentResources = ComponentResources()
     smoke_test: SmokeTest = SmokeTest()
+    post_promotion: PostPromotion = PostPromotion()
+    migration: Migration = Migration()
+    rollout: Rollout = Rollout()
+    scale_down_delay_seconds: int = Field(default=300, ge=0, le=3600)
+    """With ``afterFlip: scaleDown``: how long the old colour stays at full size after the promotion check
+    passed, before it is scaled down (spent inside `pulumi up`)."""
+    allow_airflow_version_change: bool = False
+    """Let the idle colour run another Airflow version than the live one. Both colours share one metadata
+    database: the idle colour's migration Job then migrates it under the live colour. See docs/deploying.md."""
     schema_registry: str = "schemas"
     """Folder of the schema registry, relative to the project root."""
     keda_namespace: Annotated[str, Field(pattern=_DNS_LABEL)] = "keda"
@@ -278,5 +373,9 @@ class StackConfig(_Model):
         for pool in value:
             if pool.name in seen:
                 raise ValueError(f"pool name {pool.name!r} is used twice; pool names must be unique")
+            if pool.name == RESERVED_POOL:
+                raise ValueError(
+                    f"pool name {RESERVED_POOL!r} is reserved for the smoke test's canary worker; rename the pool"
+                )
             seen.add(pool.name)
         return value

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.config import Color, Resources
+from infra.config import Color, Migration, Resources
 from infra.labels import standard_labels
 from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
+from infra.timeouts import wait_up_to
 
 
 class MetadataMigration(pulumi.ComponentResource):
@@ -29,6 +30,7 @@ class MetadataMigration(pulumi.ComponentResource):
         env: list[k8s.core.v1.EnvVarArgsDict],
         env_secret_name: str,
         resources: Resources,
+        settings: Migration,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("pipeline-platform:index:MetadataMigration", name, None, opts)
@@ -38,7 +40,7 @@ class MetadataMigration(pulumi.ComponentResource):
             metadata={"name": f"{instance}-{color.value}-migrate", "namespace": namespace, "labels": labels},
             spec={
                 "backoffLimit": 3,
-                "activeDeadlineSeconds": 1800,
+                "activeDeadlineSeconds": settings.deadline_seconds,
                 "template": {
                     "metadata": {"labels": labels},
                     "spec": {
@@ -60,6 +62,8 @@ class MetadataMigration(pulumi.ComponentResource):
                 },
             },
             # A Job's pod template is immutable and its name fixed: a change means delete, then create.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            opts=pulumi.ResourceOptions(
+                parent=self, delete_before_replace=True, custom_timeouts=wait_up_to(settings.pulumi_timeout)
+            ),
         )
         self.register_outputs({"jobName": self.job.metadata.name})

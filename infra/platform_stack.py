@@ -1,13 +1,19 @@
 """Declare the whole platform from a parsed config: the order of things during a blue/green flip.
 
-Ordering, by dependencies (pulumi-kubernetes awaits Deployments until rolled out and Jobs until Complete):
+Ordering, by dependencies (pulumi-kubernetes awaits Deployments until rolled out and Jobs until Complete;
+the engine starts a resource only when its dependencies are done). During a flip from L (live) to C:
 
 1. Namespace, Redis broker, both colours' images.
-2. The active colour's release (Secret -> migration Job -> API server + worker pools).
-3. The smoke-test Job against the candidate (through the preview Service during a flip).
-4. The router: the active Service moves only after 2 and 3; the preview Service after it.
-5. The idle colour's release (scaled down after a flip if configured) and its schedulers, stopped.
-6. The active colour's schedulers, started only after the idle ones stopped: never two schedulers.
+2. C's release: Secret -> migration Job -> API server, worker pools and canary worker (all awaited).
+3. The smoke-test Job: C's canary DAG through the preview Service (still selecting C), scheduled by L's
+   scheduler, run by C's canary worker.
+4. The router: the active Service moves to C only after 2 and 3; the preview Service after it.
+5. The scheduler, triggerer and DAG processor (one Deployment each, Recreate) move to C: L's exit first.
+6. The post-promotion check through the active Service: C healthy, its scheduler included.
+7. With ``afterFlip: scaleDown``, the scale-down delay; then L's release changes (scaled down).
+
+Without a flip (first deployment, or an update of the active colour) there is no other scheduler to wait
+for: the schedulers follow C's migration, and the smoke test runs after them (the canary needs a scheduler).
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ import pulumi_kubernetes as k8s
 
 from infra.airflow_flavor import AirflowFlavor
 from infra.airflow_release import AirflowRelease
-from infra.config import Color, StackConfig
+from infra.config import AfterFlip, Color, StackConfig
 from infra.config_loader import StackSecrets
 from infra.image import AirflowImage
 from infra.labels import PART_OF
+from infra.post_promotion import PostPromotionCheck, ScaleDownDelay
 from infra.redis_broker import REDIS_PORT, RedisBroker
 from infra.router import Router
 from infra.schedulers import AirflowSchedulers
@@ -42,7 +49,7 @@ class Platform:
     live: Color | None
     images: dict[Color, pulumi.Output[str]] = field(default_factory=dict)
     releases: dict[Color, AirflowRelease] = field(default_factory=dict)
-    schedulers: dict[Color, AirflowSchedulers] = field(default_factory=dict)
+    schedulers: AirflowSchedulers | None = None
     router: Router | None = None
     smoke_target: str = ""
     redis_endpoint: str = ""
@@ -99,6 +106,7 @@ def declare_platform(
         namespace=config.namespace,
         password=secrets.redis_password,
         instance=INSTANCE,
+        rollout=config.rollout,
         keda_namespace=config.keda_namespace if uses_keda else None,
         opts=pulumi.ResourceOptions(depends_on=namespace_deps),
     )
@@ -106,6 +114,11 @@ def declare_platform(
 
     for color in Color:
         platform.images[color] = AirflowImage(f"{color.value}-image", config.releases[color], project_root).reference
+
+    flipping = live is not None and live is not active
+    # The canary worker consumes from the broker database of the scheduler that runs the smoke test's
+    # canary: the live colour's during a flip, the active colour's otherwise.
+    scheduler_at_smoke = live if flipping and live is not None else active
 
     def release(color: Color, depends_on: list[pulumi.Resource]) -> AirflowRelease:
         return AirflowRelease(
@@ -116,6 +129,7 @@ def declare_platform(
             secrets=secrets,
             broker=BrokerAccess(redis.host, REDIS_PORT, color.broker_db, redis.password_secret_name),
             instance=INSTANCE,
+            canary_broker_secret=f"{INSTANCE}-{scheduler_at_smoke.value}-airflow",
             # Depending on a component waits for all of its children.
             opts=pulumi.ResourceOptions(depends_on=depends_on),
         )
@@ -123,9 +137,24 @@ def declare_platform(
     platform.releases[active] = release(active, [*namespace_deps, redis])
     candidate = platform.releases[active]
 
+    def schedulers(depends_on: list[pulumi.Resource]) -> AirflowSchedulers:
+        return AirflowSchedulers(
+            "schedulers",
+            config=config,
+            color=active,
+            image=platform.images[active],
+            env=candidate.env,
+            env_secret_name=candidate.env_secret_name,
+            instance=INSTANCE,
+            opts=pulumi.ResourceOptions(depends_on=depends_on),
+        )
+
+    # Without a flip the canary needs the (only) scheduler to be this colour's, so it comes first.
+    if not flipping:
+        platform.schedulers = schedulers([candidate.migration.job])
+
     # During a flip the preview Service still selects the candidate (it moves after the active Service),
     # so the smoke test goes through it; otherwise the candidate's own Service is the target.
-    flipping = live is not None and live is not active
     router_names = (f"{INSTANCE}-api", f"{INSTANCE}-api-preview")
     platform.smoke_target = router_names[1] if flipping else candidate.api_service_name
     smoke = SmokeTest(
@@ -133,11 +162,14 @@ def declare_platform(
         config=config.smoke_test,
         candidate=active,
         candidate_image=platform.images[active],
+        airflow_major=config.releases[active].airflow_major,
+        candidate_secret_name=candidate.env_secret_name,
         target_service=platform.smoke_target,
-        health_path=AirflowFlavor(config.releases[active].airflow_major).health_path,
         namespace=config.namespace,
         instance=INSTANCE,
-        opts=pulumi.ResourceOptions(depends_on=[candidate]),
+        opts=pulumi.ResourceOptions(
+            depends_on=[candidate, *([platform.schedulers] if platform.schedulers is not None else [])]
+        ),
     )
 
     platform.router = Router(
@@ -148,26 +180,44 @@ def declare_platform(
         namespace=config.namespace,
         instance=INSTANCE,
         registry_dir=project_root / config.schema_registry,
-        candidate_ready=[candidate.api_deployment, *(pool.deployment for pool in candidate.pools), smoke.job],
+        candidate_ready=[
+            candidate.api_deployment,
+            *(pool.deployment for pool in candidate.pools),
+            candidate.canary.deployment,
+            smoke.job,
+        ],
         opts=pulumi.ResourceOptions(depends_on=namespace_deps),
     )
 
-    # The old colour changes (scale-down, scheduler stop) only after traffic has left it.
-    platform.releases[idle] = release(idle, [*namespace_deps, redis, platform.router])
+    # The schedulers move only once traffic has: the old colour's scheduler exits before the new one starts.
+    if platform.schedulers is None:
+        platform.schedulers = schedulers([platform.router.active_service, candidate.migration.job])
 
-    def schedulers(color: Color, running: bool, depends_on: list[pulumi.Resource]) -> AirflowSchedulers:
-        return AirflowSchedulers(
-            f"{color.value}-schedulers",
-            config=config,
-            color=color,
-            image=platform.images[color],
-            env=platform.releases[color].env,
-            env_secret_name=platform.releases[color].env_secret_name,
+    check = PostPromotionCheck(
+        "post-promotion",
+        config=config.post_promotion,
+        active=active,
+        image=platform.images[active],
+        airflow_major=config.releases[active].airflow_major,
+        active_service=platform.router.active_service_name,
+        namespace=config.namespace,
+        instance=INSTANCE,
+        opts=pulumi.ResourceOptions(depends_on=[platform.router.active_service, platform.schedulers]),
+    )
+    old_colour_waits_for: list[pulumi.Resource] = [platform.router, platform.schedulers, check]
+    if config.after_flip is AfterFlip.SCALE_DOWN and config.scale_down_delay_seconds > 0:
+        delay = ScaleDownDelay(
+            "scale-down-delay",
+            seconds=config.scale_down_delay_seconds,
+            promoted=active,
+            image=platform.images[active],
+            namespace=config.namespace,
             instance=INSTANCE,
-            running=running,
-            opts=pulumi.ResourceOptions(depends_on=depends_on),
+            opts=pulumi.ResourceOptions(depends_on=[check]),
         )
+        old_colour_waits_for.append(delay)
 
-    platform.schedulers[idle] = schedulers(idle, False, [platform.router, platform.releases[idle].migration])
-    platform.schedulers[active] = schedulers(active, True, [platform.schedulers[idle], candidate.migration])
+    # The old colour changes (scale-down) only after traffic and the schedulers have left it and the
+    # promoted colour passed its check: its workers drain what its scheduler queued before it stopped.
+    platform.releases[idle] = release(idle, [*namespace_deps, redis, *old_colour_waits_for])
     return platform

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.config import RedisConfig
+from infra.config import RedisConfig, Rollout
 from infra.labels import PART_OF, selector_labels, standard_labels
 from infra.security import REDIS_UID, container_security_context, pod_security_context, resource_requirements
+from infra.timeouts import wait_up_to
 
 REDIS_PORT = 6379
 
@@ -30,6 +31,7 @@ class RedisBroker(pulumi.ComponentResource):
         namespace: str,
         password: pulumi.Output[str],
         instance: str,
+        rollout: Rollout,
         keda_namespace: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -78,6 +80,7 @@ class RedisBroker(pulumi.ComponentResource):
                 "replicas": 1,
                 # One writer on a ReadWriteOnce volume: stop the old pod before starting the new one.
                 "strategy": {"type": "Recreate"},
+                "progressDeadlineSeconds": rollout.progress_deadline_seconds,
                 "selector": {"matchLabels": selector},
                 "template": {
                     "metadata": {"labels": labels},
@@ -115,7 +118,9 @@ class RedisBroker(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[secret]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[secret], custom_timeouts=wait_up_to(rollout.pulumi_timeout)
+            ),
         )
 
         service = k8s.core.v1.Service(

@@ -15,8 +15,6 @@ AIRFLOW_UID = 50000
 """The official Airflow image's user (group 0, as the image expects)."""
 REDIS_UID = 999
 """The official Redis image's ``redis`` user."""
-CURL_UID = 100
-"""The curlimages/curl image's ``curl_user``."""
 
 
 def pod_security_context(uid: int, gid: int = 0) -> k8s.core.v1.PodSecurityContextArgsDict:

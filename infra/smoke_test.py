@@ -1,39 +1,91 @@
-"""The smoke-test Job that must complete against the candidate colour before the active Service moves."""
+"""The smoke-test Job: the candidate colour must run its canary DAG before the active Service moves.
+
+Through the preview Service during a flip (the candidate's own Service otherwise), a Job in the candidate's
+image waits for the API server's health, then triggers the candidate's canary DAG over the REST API and
+waits for the run to succeed (:mod:`infra.smoke_probe`, :mod:`infra.canary`). The router depends on the Job,
+and pulumi-kubernetes awaits it until Complete: a failed or timed-out run fails the update before traffic
+moves, and the Job's log holds the task states and log tails. An Airflow 2 candidate gets the health check
+only (the canary uses Airflow 3's REST API).
+"""
 
 from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.airflow_flavor import API_PORT
-from infra.config import Color
+from infra.airflow_flavor import API_PORT, AirflowFlavor
+from infra.canary import canary_dag_id
+from infra.config import Color, Resources
 from infra.config import SmokeTest as SmokeTestConfig
 from infra.labels import standard_labels
-from infra.security import CURL_UID, container_security_context, pod_security_context, resource_requirements
+from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
+from infra.smoke_probe import source
+from infra.timeouts import wait_up_to
 
-# Polls the health endpoint until the metadata database reports healthy; the scheduler may still be
-# starting (it starts only after the flip), so its status is not required here.
-SMOKE_SCRIPT = """\
-url="http://${TARGET_HOST}:${TARGET_PORT}${HEALTH_PATH}"
-attempt=1
-while [ "$attempt" -le "$ATTEMPTS" ]; do
-  body="$(curl -fsS --max-time 5 "$url")" && \\
-    printf '%s' "$body" | grep -Eq '"metadatabase":[[:space:]]*\\{[[:space:]]*"status":[[:space:]]*"healthy"' && {
-    echo "smoke test passed: $url (candidate $CANDIDATE_COLOR)"; exit 0; }
-  attempt=$((attempt + 1))
-  sleep 5
-done
-echo "smoke test failed: $url did not report a healthy metadatabase (candidate $CANDIDATE_COLOR)" >&2
-exit 1
-"""
+
+def probe_job(
+    resource_name: str,
+    parent: pulumi.Resource,
+    object_name: str,
+    component: str,
+    color: Color,
+    image: pulumi.Input[str],
+    target_service: str,
+    namespace: str,
+    instance: str,
+    env: list[k8s.core.v1.EnvVarArgsDict],
+    deadline_seconds: int,
+    pulumi_timeout_seconds: int,
+    resources: Resources,
+) -> k8s.batch.v1.Job:
+    """A Job running :mod:`infra.smoke_probe` in ``image`` against ``target_service``.
+
+    The pod template carries the colour, its image and the target, so a change of any of them replaces the
+    Job (delete, then create: its name is fixed) and the probe runs again.
+    """
+    labels = standard_labels("airflow", component, instance, color)
+    return k8s.batch.v1.Job(
+        resource_name,
+        metadata={"name": object_name, "namespace": namespace, "labels": labels},
+        spec={
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": deadline_seconds,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "securityContext": pod_security_context(AIRFLOW_UID),
+                    "automountServiceAccountToken": False,
+                    "containers": [
+                        {
+                            "name": component,
+                            "image": image,
+                            "command": ["python", "-c", source()],
+                            "env": [
+                                {
+                                    "name": "BASE_URL",
+                                    "value": f"http://{target_service}.{namespace}.svc.cluster.local:{API_PORT}",
+                                },
+                                {"name": "TIMEOUT_SECONDS", "value": str(deadline_seconds)},
+                                {"name": "CANDIDATE_COLOR", "value": color.value},
+                                {"name": "CANDIDATE_IMAGE", "value": image},
+                                *env,
+                            ],
+                            "resources": resource_requirements(resources),
+                            "securityContext": container_security_context(read_only_root=False),
+                        }
+                    ],
+                },
+            },
+        },
+        opts=pulumi.ResourceOptions(
+            parent=parent, delete_before_replace=True, custom_timeouts=wait_up_to(pulumi_timeout_seconds)
+        ),
+    )
 
 
 class SmokeTest(pulumi.ComponentResource):
-    """A Job hitting ``target_service``'s health endpoint; pulumi-kubernetes waits until it is Complete.
-
-    The pod template carries the candidate colour, its image and the target, so any of them changing
-    replaces the Job and the test runs again.
-    """
+    """The Job proving ``candidate`` through ``target_service``; pulumi-kubernetes waits until it is Complete."""
 
     job: k8s.batch.v1.Job
 
@@ -43,48 +95,44 @@ class SmokeTest(pulumi.ComponentResource):
         config: SmokeTestConfig,
         candidate: Color,
         candidate_image: pulumi.Input[str],
+        airflow_major: int,
+        candidate_secret_name: str,
         target_service: str,
-        health_path: str,
         namespace: str,
         instance: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("pipeline-platform:index:SmokeTest", name, None, opts)
-        labels = standard_labels("airflow", "smoke-test", instance, candidate)
-        attempts = max(1, config.timeout_seconds // 10)
-        self.job = k8s.batch.v1.Job(
+        flavor = AirflowFlavor(airflow_major)
+        env: list[k8s.core.v1.EnvVarArgsDict] = [
+            {"name": "HEALTH_PATH", "value": flavor.health_path},
+            {"name": "HEALTHY", "value": "metadatabase"},
+        ]
+        if flavor.major >= 3:
+            env += [
+                {"name": "MODE", "value": "canary"},
+                {"name": "DAG_ID", "value": canary_dag_id(candidate)},
+                # Only what signing an API token needs, not the colour's whole connections Secret.
+                *(
+                    {"name": variable, "valueFrom": {"secretKeyRef": {"name": candidate_secret_name, "key": variable}}}
+                    for variable in flavor.secret_key_variables
+                ),
+            ]
+        else:
+            env.append({"name": "MODE", "value": "health"})
+        self.job = probe_job(
             f"{name}-job",
-            metadata={"name": f"{instance}-smoke-test", "namespace": namespace, "labels": labels},
-            spec={
-                "backoffLimit": 1,
-                "activeDeadlineSeconds": config.timeout_seconds,
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "securityContext": pod_security_context(CURL_UID, CURL_UID),
-                        "automountServiceAccountToken": False,
-                        "containers": [
-                            {
-                                "name": "smoke-test",
-                                "image": config.image,
-                                "command": ["sh", "-c", SMOKE_SCRIPT],
-                                "env": [
-                                    {"name": "TARGET_HOST", "value": f"{target_service}.{namespace}.svc.cluster.local"},
-                                    {"name": "TARGET_PORT", "value": str(API_PORT)},
-                                    {"name": "HEALTH_PATH", "value": health_path},
-                                    {"name": "ATTEMPTS", "value": str(attempts)},
-                                    {"name": "CANDIDATE_COLOR", "value": candidate.value},
-                                    {"name": "CANDIDATE_IMAGE", "value": candidate_image},
-                                ],
-                                "resources": resource_requirements(config.resources),
-                                "securityContext": container_security_context(read_only_root=True),
-                            }
-                        ],
-                    },
-                },
-            },
-            # A Job's pod template is immutable and its name fixed: a change means delete, then create.
-            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            self,
+            f"{instance}-smoke-test",
+            "smoke-test",
+            candidate,
+            candidate_image,
+            target_service,
+            namespace,
+            instance,
+            env,
+            config.timeout_seconds,
+            config.pulumi_timeout,
+            config.resources,
         )
         self.register_outputs({"jobName": self.job.metadata.name})

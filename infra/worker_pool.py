@@ -9,10 +9,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.airflow_flavor import CELERY_APP
-from infra.config import Color
+from infra.config import Color, Rollout
 from infra.config import WorkerPool as WorkerPoolConfig
 from infra.labels import selector_labels, standard_labels
 from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
+from infra.timeouts import wait_up_to
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class WorkerPool(pulumi.ComponentResource):
         replicas: int,
         autoscale: bool,
         broker: BrokerAccess,
+        rollout: Rollout,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("pipeline-platform:index:WorkerPool", name, None, opts)
@@ -78,6 +80,7 @@ class WorkerPool(pulumi.ComponentResource):
             "selector": {"matchLabels": selector},
             # Start the replacement before stopping the old worker; old ones drain during their grace period.
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "progressDeadlineSeconds": rollout.progress_deadline_seconds,
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
@@ -108,7 +111,12 @@ class WorkerPool(pulumi.ComponentResource):
         # An autoscaler owns the replica count; declaring it here too would make every `pulumi up` fight it.
         if scaler is None:
             spec["replicas"] = replicas
-        self.deployment = k8s.apps.v1.Deployment(f"{name}-deployment", metadata=metadata, spec=spec, opts=child)
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=metadata,
+            spec=spec,
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=wait_up_to(rollout.pulumi_timeout)),
+        )
 
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",

@@ -96,11 +96,11 @@ def test_should_compute_the_next_flip_from_the_router_after_a_failed_flip(tmp_pa
     # Retrying the flip is still a flip from blue: gated, smoke-tested through the preview Service.
     retry = run_stack(base_config(activeColor="green"), live=None, env=env)
     smoke_env = retry.find("Job", "airflow-smoke-test")["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert {"name": "TARGET_HOST", "value": "airflow-api-preview.airflow-test.svc.cluster.local"} in smoke_env
+    assert {"name": "BASE_URL", "value": "http://airflow-api-preview.airflow-test.svc.cluster.local:8080"} in smoke_env
     # Going back to blue is no flip at all: nothing to gate, the smoke test targets blue's own Service.
     back = run_stack(base_config(activeColor="blue"), live=None, env=env)
     smoke_env = back.find("Job", "airflow-smoke-test")["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert {"name": "TARGET_HOST", "value": "airflow-blue-api.airflow-test.svc.cluster.local"} in smoke_env
+    assert {"name": "BASE_URL", "value": "http://airflow-blue-api.airflow-test.svc.cluster.local:8080"} in smoke_env
 
 
 def test_should_ask_for_the_fully_qualified_stack_of_the_running_program(tmp_path: Path, blue_state: str) -> None:

@@ -107,12 +107,37 @@ def test_should_route_the_active_service_to_the_active_colour_and_preview_to_the
     assert run.outputs["activeColor"] == active
 
 
-def test_should_run_schedulers_only_in_the_active_colour(blue_run: ProgramRun, green_flip_run: ProgramRun) -> None:
-    for component in ("scheduler", "dag-processor", "triggerer"):
-        assert blue_run.find("Deployment", f"airflow-blue-{component}")["spec"]["replicas"] == 1
-        assert blue_run.find("Deployment", f"airflow-green-{component}")["spec"]["replicas"] == 0
-        assert green_flip_run.find("Deployment", f"airflow-blue-{component}")["spec"]["replicas"] == 0
-        assert green_flip_run.find("Deployment", f"airflow-green-{component}")["spec"]["replicas"] == 1
+@pytest.mark.parametrize("component", ["scheduler", "dag-processor", "triggerer"])
+def test_should_run_one_deployment_per_scheduling_process_following_the_active_colour(
+    blue_run: ProgramRun, green_flip_run: ProgramRun, component: str
+) -> None:
+    for run, active in ((blue_run, "blue"), (green_flip_run, "green")):
+        deployment = run.find("Deployment", f"airflow-{component}")
+        assert deployment["spec"]["replicas"] == 1
+        template = deployment["spec"]["template"]
+        assert template["metadata"]["labels"][COLOR_LABEL] == active
+        assert container(deployment)["envFrom"] == [{"secretRef": {"name": f"airflow-{active}-airflow"}}]
+        assert container(deployment)["image"] == run.outputs["images"][active]
+        assert env_value(deployment, "PIPELINE_PLATFORM_COLOR") == active
+        # No per-colour copy that could run beside it.
+        assert not [
+            r
+            for r in run.kubernetes_objects()
+            if r.object_name.endswith(f"-{component}") and r.object_name != f"airflow-{component}"
+        ]
+    # The selector never names a colour: a flip changes the template only, never replaces the Deployment.
+    assert (
+        blue_run.find("Deployment", f"airflow-{component}")["spec"]["selector"]
+        == green_flip_run.find("Deployment", f"airflow-{component}")["spec"]["selector"]
+        == {"matchLabels": {"app.kubernetes.io/name": "airflow", "app.kubernetes.io/component": component}}
+    )
+
+
+@pytest.mark.parametrize("component", ["scheduler", "dag-processor", "triggerer"])
+def test_should_stop_the_old_scheduling_pod_before_starting_the_new_one(blue_run: ProgramRun, component: str) -> None:
+    deployment = blue_run.find("Deployment", f"airflow-{component}")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert blue_run.registration("Deployment", f"airflow-{component}").delete_before_replace is True
 
 
 def test_should_use_webserver_and_no_dag_processor_for_airflow_2() -> None:
@@ -125,7 +150,8 @@ def test_should_use_webserver_and_no_dag_processor_for_airflow_2() -> None:
     assert container(webserver)["readinessProbe"]["httpGet"]["path"] == "/health"
     assert run.find("Service", "airflow-api")["spec"]["selector"]["app.kubernetes.io/component"] == "webserver"
     assert not [r for r in run.kubernetes_objects() if r.object_name == "airflow-blue-dag-processor"]
-    assert run.find("Deployment", "airflow-green-dag-processor")["spec"]["replicas"] == 0
+    assert run.find("Deployment", "airflow-dag-processor")["spec"]["replicas"] == 0
+    assert container(run.find("Deployment", "airflow-scheduler"))["image"] == "apache/airflow:2.10.5-python3.12"
 
 
 def test_should_shut_workers_down_warm(blue_run: ProgramRun) -> None:
@@ -243,13 +269,11 @@ def test_should_reference_built_images_by_digest_and_configured_images_as_writte
 def test_should_smoke_test_the_candidate_through_the_preview_service_during_a_flip(
     blue_run: ProgramRun, green_flip_run: ProgramRun
 ) -> None:
-    flip_job = container(green_flip_run.find("Job", "airflow-smoke-test"))
-    assert env_value(green_flip_run.find("Job", "airflow-smoke-test"), "TARGET_HOST") == (
-        "airflow-api-preview.airflow-test.svc.cluster.local"
-    )
-    assert {"name": "CANDIDATE_COLOR", "value": "green"} in flip_job["env"]
+    flip_job = green_flip_run.find("Job", "airflow-smoke-test")
+    assert env_value(flip_job, "BASE_URL") == "http://airflow-api-preview.airflow-test.svc.cluster.local:8080"
+    assert env_value(flip_job, "CANDIDATE_COLOR") == "green"
     first = blue_run.find("Job", "airflow-smoke-test")
-    assert env_value(first, "TARGET_HOST") == "airflow-blue-api.airflow-test.svc.cluster.local"
+    assert env_value(first, "BASE_URL") == "http://airflow-blue-api.airflow-test.svc.cluster.local:8080"
 
 
 def test_should_migrate_the_metadata_database_per_release(blue_run: ProgramRun) -> None:

@@ -108,9 +108,9 @@ def test_should_print_a_summary_and_exit_0(tmp_path: Path, capsys: pytest.Captur
     code = main(["--stack", "prod", "--out", str(tmp_path / "out"), "--project-dir", str(ROOT)])
     printed = capsys.readouterr().out
     assert code == EXIT_RENDERED
-    assert "rendered 41 Kubernetes objects for stack 'prod'" in printed
+    assert "rendered 43 Kubernetes objects for stack 'prod'" in printed
     assert "active colour: blue (live colour: none)" in printed
-    assert "  Deployment                    15" in printed
+    assert "  Deployment                    14" in printed
     assert "  reporting                      2 / 2" in printed
     assert "  default                     auto / auto" in printed
     assert (
@@ -210,4 +210,4 @@ def test_should_run_as_the_documented_command_from_a_fresh_process(tmp_path: Pat
     )
     assert completed.returncode == 0, completed.stderr
     assert "active colour: blue (live colour: none)" in completed.stdout
-    assert len(list((tmp_path / "out").glob("*.yaml"))) == 26
+    assert len(list((tmp_path / "out").glob("*.yaml"))) == 29

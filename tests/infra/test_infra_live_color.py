@@ -9,11 +9,22 @@ real parsing are exercised.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_fixtures import PROGRAM, SECRETS, base_config, checkpoint_document, config_strings, fake_pulumi, run_stack
+from infra_fixtures import (
+    PROGRAM,
+    ROOT,
+    SECRETS,
+    base_config,
+    checkpoint_document,
+    config_strings,
+    fake_pulumi,
+    run_stack,
+)
 
 from infra.config import Color
 from infra.errors import LiveColorError
@@ -202,3 +213,62 @@ def test_should_fail_closed_when_the_state_cannot_tell(
 def test_should_say_how_to_proceed_when_no_pulumi_cli_is_on_path(tmp_path: Path) -> None:
     with pytest.raises(LiveColorError, match="Set PIPELINE_LIVE_COLOR=blue\\|green\\|none"):
         discover_live_color(STACK, tmp_path, env={"PATH": str(tmp_path / "empty")})
+
+
+def _engine_bin() -> Path | None:
+    script = ROOT / "scripts" / "build-engine.sh"
+    if not script.is_file():
+        return None
+    done = subprocess.run(["bash", str(script), "--print-bin"], capture_output=True, text=True, check=False)
+    folder = Path(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 and done.stdout.strip() else None
+    return folder if folder and (folder / "pulumi").is_file() else None
+
+
+ENGINE_BIN = _engine_bin()
+
+
+@pytest.mark.skipif(ENGINE_BIN is None, reason="the Pulumi CLI is not built (scripts/build-engine.sh)")
+def test_should_read_a_real_pulumi_state_with_encrypted_secrets_without_the_passphrase(
+    tmp_path: Path, green_flip_run: ProgramRun
+) -> None:
+    assert ENGINE_BIN is not None
+    env = {
+        "PATH": f"{ENGINE_BIN}:{os.environ['PATH']}",
+        "HOME": str(tmp_path),
+        "PULUMI_HOME": str(tmp_path / "pulumi-home"),
+        "PULUMI_BACKEND_URL": f"file://{tmp_path / 'state'}",
+        "PULUMI_SKIP_UPDATE_CHECK": "true",
+        "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+    }
+    (tmp_path / "state").mkdir()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: pipeline-platform\nruntime: python\n")
+    stack = "organization/pipeline-platform/prod"
+
+    def pulumi(*args: str, passphrase: bool) -> str:
+        extra = {"PULUMI_CONFIG_PASSPHRASE": "correct horse battery staple"} if passphrase else {}
+        done = subprocess.run(
+            ["pulumi", *args], cwd=project, env={**env, **extra}, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    # Set-up (with the passphrase): a stack whose state holds the flipped platform, secrets encrypted by Pulumi.
+    pulumi("stack", "init", stack, "--secrets-provider", "passphrase", passphrase=True)
+    created = json.loads(pulumi("stack", "export", "--stack", stack, passphrase=True))
+    document = json.loads(checkpoint_document(green_flip_run))
+    document["deployment"]["manifest"] = created["deployment"]["manifest"]
+    document["deployment"]["secrets_providers"] = created["deployment"]["secrets_providers"]
+    for resource in document["deployment"]["resources"]:
+        resource.pop("provider", None)
+        if resource["type"] == "kubernetes:core/v1:Secret":
+            plaintext = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "plaintext": '"x"'}
+            resource["inputs"] = resource["outputs"] = {**resource["inputs"], "stringData": plaintext}
+    (tmp_path / "state.json").write_text(json.dumps(document))
+    pulumi("stack", "import", "--force", "--stack", stack, "--file", str(tmp_path / "state.json"), passphrase=True)
+    stored = next((tmp_path / "state").rglob("prod.json")).read_text()
+    assert '"ciphertext"' in stored
+    # What the program does (no passphrase in its environment): the real CLI, the real state.
+    live = discover_live_color(stack, project, env=env)
+    assert live.color is Color.GREEN

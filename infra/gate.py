@@ -58,6 +58,39 @@ class FlipRefused(pulumi.RunError):
         super().__init__("\n".join(lines))
 
 
+class AirflowVersionRefused(pulumi.RunError):
+    """The colours would run different Airflow versions while one is live, on one shared metadata database."""
+
+    def __init__(self, live: Color, live_version: str, other: Color, other_version: str) -> None:
+        self.live, self.live_version, self.other, self.other_version = live, live_version, other, other_version
+        super().__init__(
+            f"refusing to deploy releases.{other.value}.airflowVersion {other_version} beside {live.value} (live) "
+            f"on Airflow {live_version}: both colours share one metadata database, so {other.value}'s migration "
+            f"Job would run `airflow db migrate` for {other_version} under the live {live_version}, which Airflow "
+            f"does not support (and a rollback would need `airflow db downgrade`). Nothing was changed.\n"
+            f"Keep releases.{other.value}.airflowVersion at {live_version}, or release {other_version} in a "
+            "maintenance window: `pulumi up --config allowAirflowVersionChange=true` (the migration runs while "
+            f"{live.value} is live), `pulumi up --config activeColor={other.value}`, then put "
+            f"releases.{live.value}.airflowVersion on {other_version} and "
+            "`pulumi up --config allowAirflowVersionChange=false`. See docs/deploying.md."
+        )
+
+
+def enforce_airflow_versions(config: StackConfig, live: Color | None) -> None:
+    """Raise :class:`AirflowVersionRefused` when a colour is live and the colours' Airflow versions differ.
+
+    Nothing is live (first deployment): nothing runs on the database yet. ``allowAirflowVersionChange``
+    acknowledges the shared-database migration.
+    """
+    if live is None or config.allow_airflow_version_change:
+        return
+    other = live.other
+    live_version = config.releases[live].airflow_version
+    other_version = config.releases[other].airflow_version
+    if live_version != other_version:
+        raise AirflowVersionRefused(live, live_version, other, other_version)
+
+
 def load_registry(path: Path) -> Registry:
     """Load the schema registry the gate checks against; a broken registry is a config problem."""
     return Registry.load(str(path))

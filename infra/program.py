@@ -9,7 +9,7 @@ import pulumi
 from infra.config import StackConfig
 from infra.config_loader import load_stack
 from infra.errors import ConfigProblem
-from infra.gate import enforce_flip, registry_problems, schema_reference_problems
+from infra.gate import enforce_airflow_versions, enforce_flip, registry_problems, schema_reference_problems
 from infra.live_color import discover_live_color, qualified_stack_name
 from infra.platform_stack import declare_platform
 from versioning import Registry
@@ -24,7 +24,8 @@ def run(project_root: Path) -> dict[str, object]:
     """Parse and check the config, gate the flip, declare every resource; return the stack outputs.
 
     Raises :class:`~infra.errors.ConfigError` (every config problem), :class:`~infra.gate.FlipRefused`
-    (every schema incompatibility) or :class:`~infra.errors.LiveColorError` before any resource exists.
+    (every schema incompatibility), :class:`~infra.gate.AirflowVersionRefused` (colours on different Airflow
+    versions while one is live) or :class:`~infra.errors.LiveColorError` before any resource exists.
     """
     root = project_root_of(project_root)
     stack = pulumi.get_stack()
@@ -41,6 +42,7 @@ def run(project_root: Path) -> dict[str, object]:
     registry = loaded[0]
     live = discover_live_color(qualified_stack_name(pulumi.get_organization(), pulumi.get_project(), stack), root)
     enforce_flip(registry, config, live.color)
+    enforce_airflow_versions(config, live.color)
     pulumi.log.info(
         f"live colour: {live.color.value if live.color else 'none'} ({live.source}); "
         f"active colour: {config.active_color.value}"

@@ -10,7 +10,8 @@ and prints a summary.
 Secrets in stack files are encrypted by Pulumi and cannot be decrypted here, so every secret that is
 encrypted or unset is replaced by a clearly fake placeholder (listed in the summary).
 
-Exit codes: 0 rendered, 1 refused by the gate, 2 invalid configuration (every problem listed).
+Exit codes: 0 rendered, 1 refused by the gate (schemas, or Airflow versions on the shared database), 2 invalid
+configuration (every problem listed).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import yaml
 
 from infra.config_loader import PROJECT, SECRET_KEYS
 from infra.errors import ConfigError, LiveColorError
-from infra.gate import FlipRefused
+from infra.gate import AirflowVersionRefused, FlipRefused
 from infra.live_color import ENV_VAR
 from infra.mock_runtime import DeclaredResource, ProgramRun, run_program
 
@@ -233,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stack_input.secret_keys,
             env={ENV_VAR: args.live_color},
         )
-    except FlipRefused as error:
+    except (FlipRefused, AirflowVersionRefused) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_REFUSED
     except (ConfigError, LiveColorError) as error:

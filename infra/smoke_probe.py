@@ -12,6 +12,7 @@ plus Airflow itself to sign its REST API token. Its settings come from the envir
 ``CANDIDATE_COLOR``    the colour under test (the canary run's conf, and the messages)
 ``TIMEOUT_SECONDS``    the Job's activeDeadlineSeconds; the script gives up 30 s earlier, so the failure
                        report (task states, log tail) is printed before Kubernetes kills the pod
+``POLL_SECONDS``       seconds between polls (default 5)
 
 The REST API token is signed with the platform's JWT secret (``AIRFLOW__API_AUTH__JWT_SECRET``, from the
 colour's Secret) by Airflow's own configured auth manager, for a ``USER``-role user of Airflow's default
@@ -36,7 +37,6 @@ from typing import Any
 EXIT_PASSED, EXIT_FAILED = 0, 1
 REPORT_MARGIN_SECONDS = 30
 LOG_TAIL_LINES = 40
-POLL_SECONDS = 5.0
 TOKEN_USER = "platform-smoke-test"
 
 
@@ -79,7 +79,7 @@ def unhealthy(health: Mapping[str, Any], components: list[str]) -> list[str]:
     return found
 
 
-def wait_healthy(base: str, path: str, components: list[str], deadline: float) -> None:
+def wait_healthy(base: str, path: str, components: list[str], deadline: float, poll: float) -> None:
     """Poll the health endpoint until every listed component is healthy."""
     last = "no answer yet"
     while True:
@@ -97,7 +97,7 @@ def wait_healthy(base: str, path: str, components: list[str], deadline: float) -
             last = f"HTTP {status}: {text[:200]}"
         if time.monotonic() >= deadline:
             raise ProbeFailed(f"{base}{path} did not report {', '.join(components)} healthy in time (last: {last})")
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll)
 
 
 def api_token(env: Mapping[str, str]) -> str:
@@ -125,7 +125,7 @@ def _json(status: int, text: str, what: str) -> Any:
     return json.loads(text)
 
 
-def run_canary(base: str, dag_id: str, color: str, token: str, deadline: float) -> None:
+def run_canary(base: str, dag_id: str, color: str, token: str, deadline: float, poll: float) -> None:
     """Trigger ``dag_id`` and wait for its run to succeed; on failure report each task's state and log tail."""
     dag_url = f"{base}/api/v2/dags/{urllib.parse.quote(dag_id)}"
     while True:
@@ -137,7 +137,7 @@ def run_canary(base: str, dag_id: str, color: str, token: str, deadline: float) 
                 f"the canary DAG {dag_id} is not available at {dag_url} (HTTP {status}: {text[:200]}); "
                 f"is dags/platform_canary.py in the image, and is the DAG processor running?"
             )
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll)
     _json(*call("PATCH", dag_url, token, {"is_paused": False}), f"unpausing {dag_id}")
     run_id = f"platform-smoke-{color}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}"
     body = {"dag_run_id": run_id, "logical_date": None, "conf": {"candidate": color}}
@@ -149,7 +149,7 @@ def run_canary(base: str, dag_id: str, color: str, token: str, deadline: float) 
         state = str(_json(*call("GET", run_url, token), f"reading run {run_id}").get("state"))
         if state in ("success", "failed"):
             break
-        time.sleep(POLL_SECONDS)
+        time.sleep(poll)
     if state == "success":
         print(f"smoke test passed: {dag_id} run {run_id} succeeded on {color}", flush=True)
         return
@@ -179,13 +179,14 @@ def task_report(run_url: str, token: str) -> str:
 def main(env: Mapping[str, str] = os.environ) -> int:
     """Run the probe the environment describes; print the verdict."""
     started = time.monotonic()
-    deadline = started + max(10, int(env.get("TIMEOUT_SECONDS", "300")) - REPORT_MARGIN_SECONDS)
+    deadline = started + max(1, int(env.get("TIMEOUT_SECONDS", "300")) - REPORT_MARGIN_SECONDS)
     base = env["BASE_URL"].rstrip("/")
     color = env.get("CANDIDATE_COLOR", "?")
+    poll = float(env.get("POLL_SECONDS", "5"))
     try:
-        wait_healthy(base, env["HEALTH_PATH"], env.get("HEALTHY", "metadatabase").split(","), deadline)
+        wait_healthy(base, env["HEALTH_PATH"], env.get("HEALTHY", "metadatabase").split(","), deadline, poll)
         if env.get("MODE", "canary") == "canary":
-            run_canary(base, env["DAG_ID"], color, api_token(env), deadline)
+            run_canary(base, env["DAG_ID"], color, api_token(env), deadline, poll)
     except ProbeFailed as failure:
         print(f"smoke test failed for {color} through {base}: {failure}", file=sys.stderr, flush=True)
         return EXIT_FAILED

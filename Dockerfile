@@ -1,6 +1,7 @@
 # The Airflow image of a release: the official image at the release's Airflow version, the DAGs'
 # requirements (resolved against Airflow's own constraints file, so they never move Airflow's
-# dependencies), the versioning library with the schema registry, and dags/ baked in.
+# dependencies), the versioning library with the schema registry, and dags/ baked in (with the platform's
+# canary DAGs, platform_canary.py, which the smoke test runs before traffic moves to this image).
 # pulumi-docker builds it when a colour's config has `build:` and passes both build args.
 ARG AIRFLOW_VERSION=3.0.2
 ARG PYTHON_VERSION=3.12

@@ -313,10 +313,10 @@ def _writer_field(fields: dict[str, A.Field], reader_field: A.Field) -> A.Field 
 def _names(reader: A.NamedSchema, writer: A.NamedSchema, at: str) -> Iterator[Found]:
     if reader.name == writer.name or reader.fullname == writer.fullname:
         return
+    # An alias is a full name, or relative to the namespace of the type it names (the Avro specification).
     namespace = reader.namespace
-    written = _aliases(reader)
-    aliases = {a if "." in a or not namespace else f"{namespace}.{a}" for a in written}
-    if writer.fullname in aliases or writer.name in written:
+    aliases = {a if "." in a or not namespace else f"{namespace}.{a}" for a in _aliases(reader)}
+    if writer.fullname in aliases:
         return
     yield (
         IncompatibilityKind.NAME_MISMATCH,

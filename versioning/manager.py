@@ -53,9 +53,12 @@ class DataVersionManager:
     def validate_schema(self, data: dict[str, Any], version: int | None = None) -> dict[str, Any]:
         """Validate one record: ``{'valid': bool, 'version': int | None, 'errors': [str, ...]}``.
 
-        The version is ``version`` if given, else the record's own ``schema_version``, else the newest.
+        The version is ``version`` if given, else the record's own ``schema_version``, else 1: a record
+        without ``schema_version`` is legacy data from before versioning, as :meth:`upgrade_data` takes it.
         An unknown version is not an exception: ``valid`` is False and ``errors`` says which versions exist.
         """
+        if version is None and not (isinstance(data, dict) and data.get(VERSION_FIELD) is not None):
+            version = self.subject.versions[0]
         try:
             used, errors = self.subject.validate(data, version)
         except VersioningError as err:

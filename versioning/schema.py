@@ -19,11 +19,10 @@ import avro.errors
 import avro.schema
 
 from versioning.errors import Problem, SchemaError
+from versioning.values import INT_RANGE, LONG_RANGE, from_json
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED = frozenset({"record", "error", "enum", "fixed"})
-INT_RANGE = (-(2**31), 2**31 - 1)
-LONG_RANGE = (-(2**63), 2**63 - 1)
 
 
 @dataclass
@@ -53,6 +52,21 @@ class Schema:
     def field(self, name: str) -> dict[str, Any] | None:
         """The top-level field called ``name``, or None."""
         return next((f for f in self.fields if f["name"] == name), None)
+
+    def default(self, name: str) -> Any:
+        """The default of the top-level field ``name`` as a Python value (bytes, Decimal, date...), not its JSON.
+
+        The value is shared and must not be changed: give records :func:`versioning.values.owned` copies.
+        Raises KeyError when the field or its default does not exist.
+        """
+        cache = self.__dict__.setdefault("_defaults", {})
+        if name not in cache:
+            found = self.field(name)
+            if found is None or "default" not in found:
+                raise KeyError(name)
+            parsed = self.parsed.fields_dict[name].type  # type: ignore[attr-defined]
+            cache[name] = from_json(parsed, found["default"])
+        return cache[name]
 
 
 def parse_schema(schema_json: Any, source: str = "<schema>") -> Schema:
@@ -193,25 +207,21 @@ class _Checker:
             yield from self.check_logical(node, pointer)
 
     def check_logical(self, node: dict[str, Any], pointer: str) -> Iterator[Problem]:
-        if node.get("logicalType") != "decimal":
-            return
-        precision, scale = node.get("precision"), node.get("scale", 0)
-        if not isinstance(precision, int) or precision < 1:
-            yield self.problem(f"{pointer}/precision", "a decimal needs a positive integer precision")
-        elif not isinstance(scale, int) or scale < 0 or scale > precision:
-            yield self.problem(f"{pointer}/scale", "a decimal's scale must be between 0 and its precision")
+        # An invalid logical type (a decimal with no valid precision, say) is not an error: the Avro
+        # specification says readers use the underlying type, and the ``avro`` package parses it so.
+        return iter(())
 
     def default_error(self, schema: Any, value: Any, namespace: str | None) -> str | None:
         """Why ``value`` is not a valid default for ``schema`` (Avro JSON encoding), or None if it is."""
         if isinstance(schema, list):
             if not schema:
                 return "an empty union can have no default"
-            # Avro (and Schema Registry) take a union field's default from the union's first branch.
-            first = self.default_error(schema[0], value, namespace)
-            if first is None:
+            # Since Avro 1.12 a union's default may match any branch (the first one it matches is used).
+            found = [self.default_error(branch, value, namespace) for branch in schema]
+            if any(error is None for error in found):
                 return None
-            branch = self.branch_key(schema[0], namespace)
-            return f"the default of a union must match its first branch ({branch}): {first}; reorder the union"
+            branches = ", ".join(self.branch_key(branch, namespace) for branch in schema)
+            return f"the default matches no branch of the union ({branches}): {found[0]}"
         if isinstance(schema, str) and schema not in PRIMITIVES:
             target = self.resolve(schema, namespace)
             return None if target is None else self.default_error(target, value, namespace)

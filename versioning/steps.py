@@ -31,6 +31,7 @@ from typing import Any
 
 from versioning.errors import Problem, StepError
 from versioning.schema import Schema
+from versioning.values import NarrowingError, from_json, narrow, owned
 
 Record = dict[str, Any]
 RecordFunction = Callable[[Record], Record]
@@ -53,7 +54,10 @@ class Add:
 
     field: str
     value: Any = None
+    """The value as written in ``subject.yaml`` (Avro's JSON form, like a default)."""
     has_value: bool = False
+    record_value: Any = None
+    """``value`` as the Python value records hold (bytes, Decimal, date...), set when the step is built."""
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,7 @@ class Step:
         assert self.new is not None
         for op in self.operations:
             if isinstance(op, Add):
-                out[op.field] = op.value if op.has_value else _default_of(self.new, op.field)
+                out[op.field] = owned(op.record_value) if op.has_value else default_value(self.new, op.field)
             elif isinstance(op, Copy):
                 out[op.field] = out.get(op.source)
             elif isinstance(op, Rename):
@@ -141,12 +145,12 @@ class Step:
                 out.pop(op.field, None)
             elif isinstance(op, Promote):
                 if op.field in out:
-                    out[op.field] = _promote(out[op.field], op.source_type, op.to, op.field)
+                    out[op.field] = promote_value(out[op.field], op.source_type, op.to, op.field)
             else:
                 out = _call(op.upgrade, out, self)
         for name in self.implied_adds:
             if name not in out:
-                out[name] = _default_of(self.new, name)
+                out[name] = default_value(self.new, name)
         for name in self.implied_removes:
             out.pop(name, None)
         return out
@@ -157,7 +161,7 @@ class Step:
         assert self.old is not None
         for name in self.implied_removes:
             if name not in out:
-                out[name] = _default_of(self.old, name)
+                out[name] = default_value(self.old, name)
         for name in self.implied_adds:
             out.pop(name, None)
         for op in reversed(self.operations):
@@ -167,10 +171,10 @@ class Step:
                 if op.new in out:
                     out[op.old] = out.pop(op.new)
             elif isinstance(op, Remove):
-                out[op.field] = _default_of(self.old, op.field)
+                out[op.field] = default_value(self.old, op.field)
             elif isinstance(op, Promote):
                 if op.field in out:
-                    out[op.field] = _demote(out[op.field], op.to, op.source_type, op.field)
+                    out[op.field] = demote_value(out[op.field], op.to, op.source_type, op.field)
             else:
                 if op.downgrade is None:
                     raise StepError(
@@ -266,6 +270,10 @@ def build_step(
     resolved: list[Operation] = []
     for i, op in enumerate(operations):
         at = f"{where}[{i}]"
+        if isinstance(op, Add) and op.has_value and op.field in new.field_names:
+            # Written like a default (Avro's JSON form); records hold the Python value.
+            parsed_type = new.parsed.fields_dict[op.field].type  # type: ignore[attr-defined]
+            op = Add(op.field, op.value, True, from_json(parsed_type, op.value))
         if isinstance(op, (Add, Copy)):
             if op.field not in new.field_names:
                 problems.append(Problem(at, f"field {op.field!r} is not in v{to_version}; add it to the schema"))
@@ -353,11 +361,17 @@ def _has_default(schema: Schema, name: str) -> bool:
     return found is not None and "default" in found
 
 
-def _default_of(schema: Schema, name: str) -> Any:
-    found = schema.field(name)
-    if found is None or "default" not in found:
-        raise StepError(f"field {name!r} has no default in {schema.source}, so a record cannot be given one")
-    return found["default"]
+def shared_default(schema: Schema, name: str) -> Any:
+    """The default of field ``name`` as a Python value, shared: copy it (:func:`owned`) before a record holds it."""
+    try:
+        return schema.default(name)
+    except KeyError:
+        raise StepError(f"field {name!r} has no default in {schema.source}, so a record cannot be given one") from None
+
+
+def default_value(schema: Schema, name: str) -> Any:
+    """The default of field ``name`` as a Python value of the record's own (bytes, Decimal, a fresh list...)."""
+    return owned(shared_default(schema, name))
 
 
 def _plain_type(schema: Schema, name: str) -> str | None:
@@ -370,7 +384,8 @@ def _plain_type(schema: Schema, name: str) -> str | None:
     return kind if isinstance(kind, str) else None
 
 
-def _promote(value: Any, source: str, target: str, name: str) -> Any:
+def promote_value(value: Any, source: str, target: str, name: str) -> Any:
+    """A value of type ``source`` in the wider type ``target`` (a ``promote`` operation, upward)."""
     if value is None:
         return None
     if target in ("float", "double"):
@@ -378,18 +393,23 @@ def _promote(value: Any, source: str, target: str, name: str) -> Any:
     if source == "string" and target == "bytes":
         return value.encode("utf-8") if isinstance(value, str) else value
     if source == "bytes" and target == "string":
-        return value.decode("utf-8") if isinstance(value, bytes) else value
+        try:
+            return narrow(value, "string")
+        except NarrowingError as err:
+            raise StepError(f"field {name!r}: {err}") from None
     return value
 
 
-def _demote(value: Any, current: str, target: str, name: str) -> Any:
+def demote_value(value: Any, current: str, target: str, name: str) -> Any:
+    """A value of the promoted type ``current`` back in ``target``, unchanged, or :class:`StepError`."""
     if value is None:
         return None
-    if target in ("int", "long") and isinstance(value, float):
-        if not value.is_integer():
-            raise StepError(f"field {name!r}: {value!r} cannot go back to {target} without losing its fraction")
-        return int(value)
-    return _promote(value, current, target, name)
+    if target == "bytes" and isinstance(value, str):
+        return value.encode("utf-8")
+    try:
+        return narrow(value, target)
+    except NarrowingError as err:
+        raise StepError(f"field {name!r} cannot go back to {target}: {err}") from None
 
 
 _functions: dict[str, RecordFunction] = {}

@@ -9,6 +9,8 @@ not itself an error.
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -17,7 +19,8 @@ from typing import Any, cast
 
 import avro.schema as A
 
-from versioning.schema import INT_RANGE, LONG_RANGE, Schema
+from versioning.schema import Schema
+from versioning.values import FLOAT_MAX, INT_RANGE, LONG_RANGE, exact_double, logical_type
 
 VERSION_FIELD = "schema_version"
 
@@ -75,8 +78,8 @@ class Validator:
     # Compilation: one closure per schema node.
 
     def _compile(self, node: A.Schema, top: bool = False) -> Check:
-        logical = node.get_prop("logicalType")
-        if isinstance(logical, str) and logical in _LOGICAL and str(node.type) in _UNDERLYING[logical]:
+        logical = logical_type(node)
+        if logical is not None and logical in _LOGICAL and not (logical == "uuid" and node.type == "fixed"):
             return _LOGICAL[logical](node)
         if isinstance(node, A.RecordSchema):
             return self._record(node, top)
@@ -187,9 +190,40 @@ def _integer(low: int, high: int, expected: str) -> Check:
     return check
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_MESSAGE = (
+    "holds a lone surrogate (text badly decoded), which UTF-8 cannot encode; fix the text or how it was read"
+)
+
+
+def has_surrogate(text: str) -> bool:
+    """Whether a string holds a lone surrogate code point (no UTF-8 writer can store it)."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
+
+
 def _string(value: Any, path: str, errors: list[FieldError]) -> None:
     if type(value) is not str:
         errors.append(FieldError(path, f"expected string, got {_show(value)}"))
+    elif not value.isascii() and _SURROGATE.search(value):
+        errors.append(FieldError(path, f"the string {SURROGATE_MESSAGE}"))
+
+
+def _number(single: bool) -> Check:
+    """A float (32-bit, ``single``) or double: a float in range, or an integer the type holds exactly."""
+    expected = "float" if single else "double"
+
+    def check(value: Any, path: str, errors: list[FieldError]) -> None:
+        kind = type(value)
+        if kind is float:
+            if single and abs(value) > FLOAT_MAX and not math.isinf(value):
+                errors.append(FieldError(path, f"{value!r} is out of range for float (32-bit); use a double"))
+        elif kind is int:
+            if not exact_double(value) or (single and abs(value) > FLOAT_MAX):
+                errors.append(FieldError(path, f"the integer {_show(value)} cannot be stored exactly as a {expected}"))
+        else:
+            errors.append(FieldError(path, f"expected {expected}, got {_show(value)}"))
+
+    return check
 
 
 _PRIMITIVE: dict[str, Check] = {
@@ -197,8 +231,8 @@ _PRIMITIVE: dict[str, Check] = {
     "boolean": _simple(lambda v: type(v) is bool, "boolean"),
     "int": _integer(*INT_RANGE, "int (32-bit)"),
     "long": _integer(*LONG_RANGE, "long (64-bit)"),
-    "float": _simple(lambda v: type(v) in (float, int), "float"),
-    "double": _simple(lambda v: type(v) in (float, int), "double"),
+    "float": _number(single=True),
+    "double": _number(single=False),
     "bytes": _simple(lambda v: type(v) in (bytes, bytearray), "bytes"),
     "string": _string,
 }
@@ -244,6 +278,8 @@ def _map(values: Check) -> Check:
         for key, item in value.items():
             if type(key) is not str:
                 errors.append(FieldError(f"{path}[{key!r}]", "map keys must be strings"))
+            elif has_surrogate(key):
+                errors.append(FieldError(f"{path}[{key!r}]", f"the map key {SURROGATE_MESSAGE}"))
             else:
                 values(item, f"{path}[{key!r}]", errors)
 
@@ -255,8 +291,7 @@ def _decimal(node: A.Schema) -> Check:
     scale = int(cast(int, node.get_prop("scale") or 0))
 
     def check(value: Any, path: str, errors: list[FieldError]) -> None:
-        if type(value) is int:
-            value = Decimal(value)
+        # A plain int is refused as writers refuse it (fastavro needs a Decimal to know the scale).
         if not isinstance(value, Decimal) or not value.is_finite():
             errors.append(FieldError(path, f"expected a decimal({precision},{scale}), got {_show(value)}"))
             return
@@ -287,28 +322,21 @@ def _uuid(node: A.Schema) -> Check:
             return
         if type(value) is str:
             try:
-                uuid.UUID(value)
-                return
+                canonical = str(uuid.UUID(value))
             except ValueError:
                 pass
+            else:
+                if canonical == value:
+                    return
+                # Readers give back the canonical text, so any other spelling would not survive a round trip.
+                errors.append(FieldError(path, f"write the UUID as {canonical!r} (lower case, hyphenated)"))
+                return
         errors.append(FieldError(path, f"expected a UUID, got {_show(value)}"))
 
     return check
 
 
-# A logical type on any other underlying type is ignored, as the Avro specification says.
-_UNDERLYING = {
-    "decimal": ("bytes", "fixed"),
-    "uuid": ("string", "fixed"),
-    "date": ("int",),
-    "time-millis": ("int",),
-    "time-micros": ("long",),
-    "timestamp-millis": ("long",),
-    "timestamp-micros": ("long",),
-    "local-timestamp-millis": ("long",),
-    "local-timestamp-micros": ("long",),
-}
-
+# Only valid logical types get here (see versioning.values.logical_type); others are their underlying type.
 _LOGICAL: dict[str, Callable[[A.Schema], Check]] = {
     "decimal": _decimal,
     "uuid": _uuid,

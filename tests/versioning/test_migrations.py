@@ -219,6 +219,9 @@ def test_should_accept_dialects_as_people_write_them() -> None:
 def bigquery_statements(subject: Subject, start: int, end: int) -> list[str]:
     statements = migration_statements(subject, start, end, Dialect.BIGQUERY, schema="shop")
     for statement in statements:
+        if statement.startswith("ASSERT NOT EXISTS ("):
+            # sqlglot has no parser for BigQuery's ASSERT statement; its query must parse.
+            statement = statement.removeprefix("ASSERT NOT EXISTS (").rsplit(") AS '", 1)[0]
         sqlglot.parse_one(statement, read="bigquery", error_level=sqlglot.ErrorLevel.RAISE)
     return statements
 
@@ -277,7 +280,7 @@ def field_type(avro_type: Any, dialect: str) -> tuple[str, bool]:
         ("double", "postgresql", ("DOUBLE PRECISION", False)),
         ("boolean", "sqlite", ("BOOLEAN", False)),
         ("bytes", "postgresql", ("BYTEA", False)),
-        ({"type": "fixed", "name": "Hash", "size": 16}, "mysql", ("BLOB", False)),
+        ({"type": "fixed", "name": "Hash", "size": 16}, "mysql", ("LONGBLOB", False)),
         ({"type": "enum", "name": "Colour", "symbols": ["RED"]}, "postgresql", ("VARCHAR(255)", False)),
         (
             {"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2},

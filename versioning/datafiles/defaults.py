@@ -7,11 +7,11 @@ string there, which it would reject).
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from versioning.datafiles.avro_types import AvroSchema, Node, logical_type, type_name
 from versioning.datafiles.converters import Convert, each_item, each_value
+from versioning.values import INT_RANGE, LOGICAL_TYPES, LONG_RANGE, logical_from_json
 
 _NO_DEFAULT = object()
 
@@ -29,15 +29,19 @@ def python_default(schema: AvroSchema, node: Node, default: Any) -> Any:
     if default is None:
         return None
     if kind == "union":
-        # Avro 1.12 lets the default belong to any branch; take the first branch that is not null.
-        branches = [b for b in node if schema.resolve(b) != "null"]
-        return python_default(schema, branches[0], default) if branches else None
+        # Avro 1.12 lets the default belong to any branch: the first branch it matches.
+        branch = next((b for b in node if _matches(schema, b, default)), None)
+        return default if branch is None else python_default(schema, branch, default)
+    logical = logical_type(node)
+    if logical is not None and (kind, logical) in LOGICAL_TYPES:
+        converted = logical_from_json(logical, default, node.get("scale", 0))
+        if converted is not default:
+            return converted
     if kind in {"bytes", "fixed"} and isinstance(default, str):
         # Avro writes bytes defaults as strings whose code points 0-255 are the bytes.
-        raw = default.encode("latin-1")
-        if logical_type(node) == "decimal":
-            return Decimal(int.from_bytes(raw, "big", signed=True)).scaleb(-node.get("scale", 0))
-        return raw
+        return default.encode("latin-1")
+    if kind in {"float", "double"} and isinstance(default, int) and not isinstance(default, bool):
+        return float(default)
     if kind in {"record", "error"} and isinstance(default, dict):
         filled = {}
         for f in node["fields"]:
@@ -50,6 +54,38 @@ def python_default(schema: AvroSchema, node: Node, default: Any) -> Any:
     if kind == "map" and isinstance(default, dict):
         return {k: python_default(schema, node["values"], v) for k, v in default.items()}
     return default
+
+
+def _matches(schema: AvroSchema, node: Node, value: Any) -> bool:
+    """Whether a JSON value belongs to a union branch (enough to choose the branch, as Avro does)."""
+    node = schema.resolve(node)
+    kind = type_name(node)
+    simple = {
+        "null": value is None,
+        "boolean": isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool) and INT_RANGE[0] <= value <= INT_RANGE[1],
+        "long": isinstance(value, int) and not isinstance(value, bool) and LONG_RANGE[0] <= value <= LONG_RANGE[1],
+        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "double": isinstance(value, (int, float)) and not isinstance(value, bool),
+        "string": isinstance(value, str),
+        "bytes": isinstance(value, str),
+    }
+    if kind in simple:
+        return simple[kind]
+    if kind == "fixed":
+        return isinstance(value, str) and len(value) == node["size"]
+    if kind == "enum":
+        return value in node["symbols"]
+    if kind == "array":
+        return isinstance(value, list) and all(_matches(schema, node["items"], v) for v in value)
+    if kind == "map":
+        return isinstance(value, dict) and all(_matches(schema, node["values"], v) for v in value.values())
+    if kind in {"record", "error"}:
+        return isinstance(value, dict) and all(
+            _matches(schema, f["type"], value[f["name"]]) if f["name"] in value else "default" in f
+            for f in node["fields"]
+        )
+    return False
 
 
 class _Compiler:

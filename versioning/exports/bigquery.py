@@ -241,13 +241,17 @@ class _Columns:
         return len(others) < len(branches), others[0]
 
 
-def _decimal(schema: dict[str, Any], path: str) -> tuple[str, dict[str, Any]]:
-    precision = int(schema["precision"])
-    scale = int(schema.get("scale", 0))
+def decimal_type(precision: int, scale: int, path: str = "") -> tuple[str, int | None, int | None]:
+    """BigQuery's type for ``decimal(precision, scale)``: (``NUMERIC`` or ``BIGNUMERIC``, precision, scale).
+
+    BigQuery's rules: ``NUMERIC(P, S)`` takes 0 <= S <= 9 and max(1, S) <= P <= S + 29, ``BIGNUMERIC(P, S)``
+    0 <= S <= 38 and max(1, S) <= P <= S + 38. The precision and scale are None for plain ``NUMERIC``
+    (which is ``NUMERIC(38, 9)``). The table DDL uses the same function, so both always agree.
+    """
     whole_digits = precision - scale
-    if 0 <= scale <= 9 and whole_digits <= 29:
+    if 0 <= scale <= 9 and max(1, scale) <= precision and whole_digits <= 29:
         bq_type = "NUMERIC"
-    elif 0 <= scale <= 38 and whole_digits <= 38:
+    elif 0 <= scale <= 38 and max(1, scale) <= precision and whole_digits <= 38:
         bq_type = "BIGNUMERIC"
     else:
         raise ExportError(
@@ -257,6 +261,13 @@ def _decimal(schema: dict[str, Any], path: str) -> tuple[str, dict[str, Any]]:
             "lower the precision or scale",
         )
     if bq_type == "NUMERIC" and (precision, scale) == NUMERIC_DEFAULT_PRECISION_SCALE:
+        return bq_type, None, None
+    return bq_type, precision, scale
+
+
+def _decimal(schema: dict[str, Any], path: str) -> tuple[str, dict[str, Any]]:
+    bq_type, precision, scale = decimal_type(int(schema["precision"]), int(schema.get("scale", 0)), path)
+    if precision is None:
         return bq_type, {}
     return bq_type, {"precision": str(precision), "scale": str(scale)}
 

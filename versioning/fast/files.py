@@ -28,6 +28,7 @@ from versioning.datafiles.atomic import atomic_output
 from versioning.datafiles.avro_types import AvroSchema
 from versioning.datafiles.errors import DataFileError
 from versioning.datafiles.formats import DataFormat, detect_format
+from versioning.errors import VersioningError
 from versioning.fast.avro_bytes import NotByteUpgradable, upgrade_avro_bytes
 from versioning.fast.columns import ColumnUpgrader, InvalidColumnsError
 from versioning.fast.row_pipeline import RowPipeline
@@ -194,13 +195,30 @@ def _upgraded(
     upgrade = pipeline.upgrader.upgrade_valid
     iterator = iter(records)
     while batch := list(itertools.islice(iterator, batch_size)):
-        upgraded = upgrade(batch)
+        try:
+            upgraded = upgrade(batch)
+        except VersioningError as exc:
+            raise _cannot_move(pipeline, batch, source, counted[0]) from exc
         if pipeline.check_output:
             problems = list(pipeline.target.invalid(upgraded, counted[0] + 1))
             if problems:
                 raise _invalid(source, problems[0], False)
         counted[0] += len(batch)
         yield from upgraded
+
+
+def _cannot_move(pipeline: RowPipeline, batch: list[dict[str, Any]], source: Path, before: int) -> DataFileError:
+    """The first record of a batch that cannot move (a value a narrower type cannot hold...), as a file error."""
+    for index, record in enumerate(batch):
+        try:
+            pipeline.upgrader.upgrade_valid([record])
+        except VersioningError as exc:
+            return DataFileError(
+                source,
+                f"cannot move to v{pipeline.upgrader.to_version}: {exc}; fix the record or the step",
+                position=before + index + 1,
+            )
+    return DataFileError(source, "a record cannot move; upgrade it with Subject.convert to see why")
 
 
 def _invalid(source: Path, found: RecordErrors, in_input: bool) -> DataFileError:

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, Union
 import avro.schema as A
 import msgspec
 
-from versioning.schema import INT_RANGE, LONG_RANGE
+from versioning.values import FLOAT_MAX, INT_RANGE, LONG_RANGE
 
 VERSION_FIELD = "schema_version"
 
@@ -28,13 +28,17 @@ BUILTIN_TYPES: tuple[type, ...] = (bytes, bytearray, dt.datetime, dt.date, dt.ti
 
 _Int32 = Annotated[int, msgspec.Meta(ge=INT_RANGE[0], le=INT_RANGE[1])]
 _Int64 = Annotated[int, msgspec.Meta(ge=LONG_RANGE[0], le=LONG_RANGE[1])]
+_Float32 = Annotated[float, msgspec.Meta(ge=-FLOAT_MAX, le=FLOAT_MAX)]
+"""Finite floats in a 32-bit float's range (infinities go to the reference, which takes them)."""
+_ExactInt = Annotated[int, msgspec.Meta(ge=-(2**53), le=2**53)]
+"""Integers for a float or double field: msgspec would round larger ones into a float; these are all exact."""
 
 _PRIMITIVES: dict[str, Any] = {
     "null": None,
     "boolean": bool,
     "int": _Int32,
     "long": _Int64,
-    "float": float,
+    "float": _Float32,
     "double": float,
     "bytes": bytes,
     "string": str,
@@ -113,13 +117,18 @@ class _Compiler:
         if isinstance(node, A.FixedSchema):
             return Annotated[bytes, msgspec.Meta(min_length=node.size, max_length=node.size)], "str-like"
         if isinstance(node, A.ArraySchema):
-            return list[self.type(node.items)[0]], "list"  # type: ignore[misc]
+            return list[self.value_type(node.items)], "list"  # type: ignore[misc]
         if isinstance(node, A.MapSchema):
-            return dict[str, self.type(node.values)[0]], "dict"  # type: ignore[misc]
+            return dict[str, self.value_type(node.values)], "dict"  # type: ignore[misc]
         kind = str(node.type)
         if kind not in _PRIMITIVES:
             raise Unsupported(kind)
         return _PRIMITIVES[kind], _PRIMITIVE_KIND[kind]
+
+    def value_type(self, node: A.Schema) -> Any:
+        """The type of a value outside a union: a float or double also takes the integers it holds exactly."""
+        found, kind = self.type(node)
+        return Union[_ExactInt, found] if kind == "float" else found  # noqa: UP007  # built at run time
 
     def record(self, node: A.RecordSchema, top: bool) -> Any:
         if node.fullname in self.open_records:
@@ -127,7 +136,7 @@ class _Compiler:
         self.open_records.add(node.fullname)
         fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
         for f in node.fields:
-            field_type = self.type(f.type)[0]
+            field_type = self.value_type(f.type)
             fields.append((f.name, field_type, msgspec.UNSET) if f.has_default else (f.name, field_type))
         self.open_records.discard(node.fullname)
         if top and VERSION_FIELD not in node.fields_dict:
@@ -140,6 +149,8 @@ class _Compiler:
         ints = [t for t, kind in branches if kind == "int"]
         if len(ints) > 1:  # int and long: the wider range decides.
             branches = [(t, k) for t, k in branches if k != "int"] + [(_Int64, "int")]
+        elif not ints and any(kind == "float" for _, kind in branches):
+            branches.append((_ExactInt, "int"))  # a float or double branch takes exact integers too
         kinds = [kind for _, kind in branches]
         if "union" in kinds or len(set(kinds)) != len(kinds):
             raise Unsupported("a union msgspec cannot tell apart")

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from versioning.errors import VersioningError
 from versioning.fast.row_upgrade import RowUpgrader
 from versioning.fast.rows import RowValidator
 from versioning.registry import VERSION_FIELD, Subject
-from versioning.validation import RecordErrors
+from versioning.validation import FieldError, RecordErrors
 
 
 @dataclass
@@ -52,7 +53,12 @@ class RowPipeline:
             kept = [i for i, ok in enumerate(mask) if ok]
             valid, positions = [records[i] for i in kept], kept
         fallbacks = self.upgrader.fallbacks
-        result = UpgradedRows(self.upgrader.upgrade_valid(valid))
+        try:
+            result = UpgradedRows(self.upgrader.upgrade_valid(valid))
+        except VersioningError:
+            # Some record cannot move (an unknown schema_version, a value a narrower type cannot hold): redo
+            # the batch record by record, so that record is rejected with its reason and the others go on.
+            result, valid, positions = self._one_by_one(valid, positions, first_position)
         took_reference = self.upgrader.fallbacks != fallbacks
         if mask is not None:
             result.invalid = list(self.source.invalid(records, first_position))
@@ -69,7 +75,28 @@ class RowPipeline:
             if errors:
                 index = i if positions is None else positions[i]
                 result.invalid_output.append(RecordErrors(first_position + index, errors))
+        result.invalid_output.sort(key=lambda e: e.position)
         return result
+
+    def _one_by_one(
+        self, valid: Sequence[dict[str, Any]], positions: list[int] | None, first_position: int
+    ) -> tuple[UpgradedRows, list[dict[str, Any]], list[int]]:
+        """Upgrade records one at a time; those that cannot move are left out with their error."""
+        moved: list[dict[str, Any]] = []
+        kept: list[dict[str, Any]] = []
+        kept_positions: list[int] = []
+        failed: list[RecordErrors] = []
+        for i, record in enumerate(valid):
+            index = i if positions is None else positions[i]
+            try:
+                (out,) = self.upgrader.upgrade_valid([record])
+            except VersioningError as err:
+                failed.append(RecordErrors(first_position + index, [FieldError("", str(err))]))
+                continue
+            moved.append(out)
+            kept.append(record)
+            kept_positions.append(index)
+        return UpgradedRows(moved, invalid_output=failed), kept, kept_positions
 
 
 def upgrade_rows(

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from versioning.registry import VERSION_FIELD, Subject
-from versioning.steps import Add, Copy, Promote, Remove, Rename, Step, _default_of, _promote
+from versioning.steps import Add, Copy, Promote, Remove, Rename, Step, promote_value, shared_default
+from versioning.values import is_mutable, owned
 
 Record = dict[str, Any]
 
@@ -32,7 +33,7 @@ class _Field:
 
 @dataclass(frozen=True)
 class _Const:
-    """A constant (a default or an ``add`` value); the same object the reference step would use."""
+    """A constant (a default or an ``add`` value) as the reference step would give it (copied if mutable)."""
 
     value: Any
 
@@ -61,7 +62,7 @@ def plan_fields(steps: list[Step], source_fields: list[str]) -> dict[str, _Expr]
         assert step.new is not None
         for op in step.operations:
             if isinstance(op, Add):
-                state[op.field] = _Const(op.value if op.has_value else _default_of(step.new, op.field))
+                state[op.field] = _Const(op.record_value if op.has_value else shared_default(step.new, op.field))
             elif isinstance(op, Copy):
                 state[op.field] = state.get(op.source, _Const(None))
             elif isinstance(op, Rename):
@@ -75,7 +76,7 @@ def plan_fields(steps: list[Step], source_fields: list[str]) -> dict[str, _Expr]
             else:
                 raise ValueError("a call step cannot be planned")
         for name in step.implied_adds:
-            state.setdefault(name, _Const(_default_of(step.new, name)))
+            state.setdefault(name, _Const(shared_default(step.new, name)))
         for name in step.implied_removes:
             state.pop(name, None)
     return state
@@ -83,7 +84,7 @@ def plan_fields(steps: list[Step], source_fields: list[str]) -> dict[str, _Expr]
 
 def _promoted(expr: _Expr, op: Promote) -> _Expr:
     if isinstance(expr, _Const):
-        return _Const(_promote(expr.value, op.source_type, op.to, op.field))
+        return _Const(promote_value(expr.value, op.source_type, op.to, op.field))
     return _Promoted(expr, op.source_type, op.to, op.field)
 
 
@@ -101,7 +102,7 @@ def compile_plan(plan: dict[str, _Expr], version: int, fields: frozenset[str], *
     over one dict display is several times faster than any loop over fields or call per record. Field names
     enter the source only as ``repr`` string literals; values enter as bound constants, never as text.
     """
-    bound: dict[str, Any] = {"_promote": _promote, "fields": fields}
+    bound: dict[str, Any] = {"_promote": promote_value, "_owned": owned, "fields": fields}
     items: list[str] = []
 
     def source(expr: _Expr) -> str:
@@ -110,7 +111,8 @@ def compile_plan(plan: dict[str, _Expr], version: int, fields: frozenset[str], *
         if isinstance(expr, _Const):
             key = f"c{len(bound)}"
             bound[key] = expr.value
-            return key
+            # A list, map or record default: each record gets its own copy, as in the reference.
+            return f"_owned({key})" if is_mutable(expr.value) else key
         inner = source(expr.value)
         return f"_promote({inner}, {expr.source_type!r}, {expr.to!r}, {expr.field!r})"
 

@@ -77,4 +77,13 @@ class RowValidator:
             msgspec.convert(chunk, self._batch_type, builtin_types=BUILTIN_TYPES)
         except msgspec.ValidationError:
             return False
+        try:
+            # msgspec takes any str; encoding the chunk as UTF-8 (msgpack) finds a lone surrogate anywhere in
+            # it, keys included, in one C-level pass. Such a chunk goes to the reference, which names it.
+            _ENCODER.encode(chunk)
+        except (UnicodeEncodeError, TypeError, OverflowError):
+            return False
         return True
+
+
+_ENCODER = msgspec.msgpack.Encoder()

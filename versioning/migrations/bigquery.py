@@ -22,18 +22,22 @@ import sqlglot
 from sqlalchemy.dialects import postgresql
 from sqlglot import exp
 
+from versioning.exports.bigquery import decimal_type
+from versioning.exports.errors import ExportError
 from versioning.migrations.columns import ColumnSpec
 from versioning.migrations.dialects import Dialect
+from versioning.migrations.errors import MigrationError
 from versioning.migrations.plan import (
     AddColumn,
     Change,
     ChangeNullability,
     ChangeType,
     DropColumn,
+    RefuseNarrowing,
     RenameColumn,
     TableShape,
 )
-from versioning.migrations.render import AlembicRenderer, Note, Rendered
+from versioning.migrations.render import AlembicRenderer, Note, Rendered, narrowing_changes
 
 # BigQuery's "ALTER COLUMN SET DATA TYPE" accepts only these coercions.
 WIDENINGS = {
@@ -75,6 +79,8 @@ class BigQueryRenderer:
             return [Note(f"BigQuery cannot make the existing column {change.column.name} REQUIRED; it stays NULLABLE")]
         if isinstance(change, ChangeType):
             return self.change_type(change, shape)
+        if isinstance(change, RefuseNarrowing):
+            return [self.refuse_narrowing(change, shape)]
         return [_transpile(s) for s in self._postgresql.render(change, shape) if isinstance(s, str)]
 
     def finish_step(self, shape: TableShape) -> Rendered:
@@ -110,6 +116,15 @@ class BigQueryRenderer:
             rendered.append(Note(f"{name} was REQUIRED; BigQuery cannot make it REQUIRED again, it is NULLABLE"))
         return rendered
 
+    def refuse_narrowing(self, change: RefuseNarrowing, shape: TableShape) -> str:
+        """BigQuery's ``ASSERT``: the script stops if any value would change in the narrower type."""
+        table = self._postgresql.table_clause(shape)
+        column = table.c[change.column.name]
+        query = sa.select(sa.literal(1)).select_from(table).where(narrowing_changes(column, change))
+        select = _transpile(str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})))
+        message = f"{change.column.name} holds values that would change as {change.new.kind}"
+        return f"ASSERT NOT EXISTS ({select}) AS '{message}'"
+
     def rename(self, old: str, new: str) -> str:
         """``ALTER TABLE ... RENAME COLUMN old TO new`` (sqlglot misreads PostgreSQL's shorter form)."""
         return self.alter(exp.RenameColumn(this=exp.column(old), to=exp.column(new)))
@@ -121,7 +136,23 @@ class BigQueryRenderer:
 
 def _bigquery_type(column: ColumnSpec) -> str:
     rendered = column.type.compile(dialect=postgresql.dialect())
-    return exp.DataType.build(rendered, dialect="postgres").sql("bigquery")
+    return _decimals(exp.DataType.build(rendered, dialect="postgres")).sql("bigquery")
+
+
+def _decimals(node: exp.Expression) -> exp.Expression:
+    """``NUMERIC(P, S)`` as BigQuery takes it: NUMERIC or BIGNUMERIC by its rules, as the BigQuery export says."""
+    if not isinstance(node, exp.DataType) or not node.is_type(exp.DataType.Type.DECIMAL):
+        return node
+    params = [int(p.name) for p in node.expressions]
+    if not params:
+        return node
+    precision, scale = params[0], params[1] if len(params) > 1 else 0
+    try:
+        bq_type, p, s = decimal_type(precision, scale)
+    except ExportError as err:
+        raise MigrationError(f"a decimal({precision}, {scale}) column: {err.message}") from None
+    text = bq_type if p is None else f"{bq_type}({p}, {s})"
+    return exp.DataType.build(text, dialect="bigquery")
 
 
 def _transpile(statement: str | Note) -> str:
@@ -134,6 +165,8 @@ def _transpile(statement: str | Note) -> str:
             return exp.Unhex(this=node.this)
         if isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.JSON):
             return exp.ParseJSON(this=node.this)
+        if isinstance(node, exp.DataType):
+            return _decimals(node)
         if isinstance(node, exp.Column) and node.args.get("table"):
             # PostgreSQL's "schema.table.column" would read as a field path in BigQuery; UPDATE has one table.
             return exp.column(node.this)

@@ -4,13 +4,13 @@
 Avro                                       SQLAlchemy column type
 =========================================  ==================================================================
 ``["null", T]`` (either order)             ``T``, nullable; every other field is ``NOT NULL``
-string                                     ``Text``
+string                                     ``Text`` (MySQL ``LONGTEXT``: its ``TEXT`` stops at 64 KiB)
 ``uuid`` (on string)                       ``String(36)``; PostgreSQL ``UUID``
 enum                                       ``String(255)``: later versions may add symbols without an ALTER
 int / long                                 ``Integer`` / ``BigInteger``
 float / double                             ``Float`` / ``Double``
 boolean                                    ``Boolean``
-bytes, fixed                               ``LargeBinary``
+bytes, fixed                               ``LargeBinary`` (MySQL ``LONGBLOB``)
 ``decimal(P, S)`` (on bytes or fixed)      ``Numeric(P, S)``
 ``date`` (on int)                          ``Date``
 ``time-millis`` / ``time-micros``          ``Time`` (MySQL ``TIME(3)`` / ``TIME(6)``)
@@ -25,9 +25,7 @@ must. Named types are resolved by the ``avro`` package, so a field may use a typ
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import avro.schema
@@ -36,25 +34,11 @@ from sqlalchemy.dialects import mysql, postgresql
 
 from versioning.migrations.errors import MigrationError
 from versioning.schema import Schema
+from versioning.values import from_json, logical_type
 
 ENUM_LENGTH = 255
 UUID_LENGTH = 36
-EPOCH_DATE = dt.date(1970, 1, 1)
-EPOCH = dt.datetime(1970, 1, 1)
 
-# (underlying Avro type, logicalType) pairs that Avro defines; any other pairing is ignored.
-LOGICAL_TYPES = {
-    ("string", "uuid"),
-    ("int", "date"),
-    ("int", "time-millis"),
-    ("long", "time-micros"),
-    ("long", "timestamp-millis"),
-    ("long", "timestamp-micros"),
-    ("long", "local-timestamp-millis"),
-    ("long", "local-timestamp-micros"),
-    ("bytes", "decimal"),
-    ("fixed", "decimal"),
-}
 _FRACTIONAL_DIGITS = {"millis": 3, "micros": 6}
 _JSON_KINDS = frozenset({"record", "error", "array", "map", "union"})
 
@@ -107,32 +91,18 @@ def default_value(schema: Schema, name: str) -> tuple[bool, Any]:
 
 
 def sql_value(parsed: avro.schema.Schema, value: Any) -> Any:
-    """An Avro JSON value (as in a default) as the Python value of its column: bytes, dates, Decimals..."""
+    """An Avro JSON value (as in a default) as the Python value of its column: bytes, dates, Decimals...
+
+    Columns held as JSON (records, arrays, maps, unions of several types) take the JSON form as it is.
+    """
     if value is None:
         return None
     if isinstance(parsed, avro.schema.UnionSchema):
-        # Avro takes a union's default from its first branch; a value given in a step matches any branch.
         branches = [b for b in parsed.schemas if b.type != "null"]
         return sql_value(branches[0], value) if len(branches) == 1 else value
-    kind, logical = parsed.type, _logical_type(parsed)
-    if logical == "decimal":
-        unscaled = int.from_bytes(str(value).encode("latin-1"), "big", signed=True)
-        return Decimal(unscaled).scaleb(-_int_prop(parsed, "scale"))
-    if logical == "date":
-        return EPOCH_DATE + dt.timedelta(days=int(value))
-    if logical in ("time-millis", "time-micros"):
-        micros = int(value) * (1000 if logical == "time-millis" else 1)
-        return (dt.datetime.min + dt.timedelta(microseconds=micros)).time()
-    if logical and logical.startswith(("timestamp-", "local-timestamp-")):
-        micros = int(value) * (1000 if logical.endswith("millis") else 1)
-        moment = EPOCH + dt.timedelta(microseconds=micros)
-        return moment.replace(tzinfo=dt.UTC) if logical.startswith("timestamp-") else moment
-    if kind in ("bytes", "fixed"):
-        # Avro writes bytes defaults as strings of code points 0-255, one per byte.
-        return str(value).encode("latin-1")
-    if kind in ("float", "double"):
-        return float(value)
-    return value
+    if parsed.type in _JSON_KINDS:
+        return value
+    return from_json(parsed, value)
 
 
 def _family(kind: str) -> str:
@@ -153,8 +123,9 @@ def _int_prop(parsed: avro.schema.Schema, name: str) -> int:
 
 
 def _logical_type(parsed: avro.schema.Schema) -> str | None:
-    logical = parsed.get_prop("logicalType")
-    return logical if isinstance(logical, str) and (parsed.type, logical) in LOGICAL_TYPES else None
+    logical = logical_type(parsed)
+    # A uuid on fixed(16) is bytes in a file; only the text form is a UUID column here.
+    return None if logical == "uuid" and parsed.type == "fixed" else logical
 
 
 def _sql_type(parsed: avro.schema.Schema) -> tuple[str, sa.types.TypeEngine[Any]]:
@@ -174,14 +145,15 @@ def _sql_type(parsed: avro.schema.Schema) -> tuple[str, sa.types.TypeEngine[Any]
         zoned = logical.startswith("timestamp-")
         return logical, sa.DateTime(timezone=zoned).with_variant(mysql.DATETIME(fsp=digits), "mysql", "mariadb")
     simple: dict[str, sa.types.TypeEngine[Any]] = {
-        "string": sa.Text(),
+        # MySQL's TEXT and BLOB stop at 64 KiB; an Avro string or bytes has no limit, so LONGTEXT/LONGBLOB.
+        "string": sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb"),
         "int": sa.Integer(),
         "long": sa.BigInteger(),
         "float": sa.Float(),
         "double": sa.Double(),
         "boolean": sa.Boolean(),
-        "bytes": sa.LargeBinary(),
-        "fixed": sa.LargeBinary(),
+        "bytes": sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb"),
+        "fixed": sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb"),
         "enum": sa.String(ENUM_LENGTH),
     }
     if kind in simple:

@@ -72,6 +72,29 @@ class ChangeType:
 
 
 @dataclass(frozen=True)
+class RefuseNarrowing:
+    """Stop the migration if any row's value would change when the column narrows to ``new``'s type.
+
+    A demotion (``double`` to ``float``, ``long`` to ``int``, ``double`` to ``long``...) may round, wrap or
+    fail silently depending on the database; the record path refuses such values, and so must the SQL.
+    """
+
+    column: ColumnSpec
+    new: ColumnSpec
+
+
+NARROWINGS = {
+    ("long", "int"),
+    ("float", "int"),
+    ("double", "int"),
+    ("float", "long"),
+    ("double", "long"),
+    ("double", "float"),
+}
+"""(from, to) column kinds whose type change can alter values."""
+
+
+@dataclass(frozen=True)
 class ChangeNullability:
     """Make a column ``NOT NULL`` or nullable."""
 
@@ -110,6 +133,7 @@ Change = (
     | RenameColumn
     | DropColumn
     | ChangeType
+    | RefuseNarrowing
     | ChangeNullability
     | HandWrittenSQL
 )
@@ -302,7 +326,7 @@ class _Planner:
         wanted = column_spec(self.target, name)
         wanted = ColumnSpec(name, wanted.type, current.nullable, wanted.kind)
         if not current.same_type(wanted):
-            self.emit(description, ChangeType(current, wanted))
+            self.emit(description, *_guarded(current, wanted))
 
     def reconcile(self) -> None:
         """Bring types and nullability in line with the target version where no operation said so."""
@@ -318,12 +342,20 @@ class _Planner:
             if not current.same_type(spec):
                 self.emit(
                     f"change {name} from {current.kind} to {spec.kind}",
-                    ChangeType(current, ColumnSpec(name, spec.type, current.nullable, spec.kind)),
+                    *_guarded(current, ColumnSpec(name, spec.type, current.nullable, spec.kind)),
                 )
                 current = self.shape.columns[name]
             if current.nullable != spec.nullable:
                 state = "nullable" if spec.nullable else "required (NOT NULL)"
                 self.emit(f"make {name} {state}", ChangeNullability(current, spec))
+
+
+def _guarded(current: ColumnSpec, wanted: ColumnSpec) -> list[Change]:
+    """A type change, preceded by a check that no value changes when it narrows."""
+    change = ChangeType(current, wanted)
+    if (current.kind, wanted.kind) in NARROWINGS:
+        return [RefuseNarrowing(current, wanted), change]
+    return [change]
 
 
 def _nullable(spec: ColumnSpec) -> ColumnSpec:

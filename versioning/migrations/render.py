@@ -16,6 +16,9 @@ from typing import Any
 import sqlalchemy as sa
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement
 
 from versioning.migrations.columns import ColumnSpec
 from versioning.migrations.dialects import Dialect
@@ -28,9 +31,11 @@ from versioning.migrations.plan import (
     DropColumn,
     FillFromColumn,
     FillWithValue,
+    RefuseNarrowing,
     RenameColumn,
     TableShape,
 )
+from versioning.values import FLOAT_MAX, INT_RANGE, LONG_RANGE
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,8 @@ class AlembicRenderer:
             self.op.drop_column(self.table, change.column.name, schema=self.schema)
         elif isinstance(change, ChangeType):
             self.change_type(change, shape)
+        elif isinstance(change, RefuseNarrowing):
+            self.refuse_narrowing(change, shape)
         elif isinstance(change, ChangeNullability):
             self.change_nullability(change, shape)
         else:
@@ -142,6 +149,27 @@ class AlembicRenderer:
             **using,
         )
 
+    def refuse_narrowing(self, change: RefuseNarrowing, shape: TableShape) -> None:
+        """Fail (a CHECK constraint on a temporary table) if any value would change in the narrower type.
+
+        No dialect here can raise an error from plain SQL, but all enforce CHECK constraints: the count of
+        rows whose value would change goes into a table that only takes 0, so the statement fails, and the
+        constraint's name in the database's message says which column and why.
+        """
+        table = self.table_clause(shape)
+        name = change.column.name
+        guard = sa.Table(
+            f"versioning_guard_{name}"[:60],
+            sa.MetaData(),
+            sa.Column("changed_rows", sa.Integer(), nullable=False),
+            sa.CheckConstraint("changed_rows = 0", name=f"{name}_would_change_as_{change.new.kind}"[:60]),
+            prefixes=["TEMPORARY"],
+        )
+        changed = sa.select(sa.func.count()).select_from(table).where(narrowing_changes(table.c[name], change))
+        self.op.execute(sa.schema.CreateTable(guard, if_not_exists=True))
+        self.op.execute(sa.insert(guard).from_select(["changed_rows"], changed))
+        self.op.execute(sa.schema.DropTable(guard))
+
     def change_nullability(self, change: ChangeNullability, shape: TableShape) -> None:
         """Make a column ``NOT NULL`` or nullable."""
         self.op.alter_column(
@@ -170,6 +198,8 @@ class SQLiteRenderer(AlembicRenderer):
         """Columns whose type or nullability is to change, as the database has them now."""
 
     def render(self, change: Change, shape: TableShape) -> Rendered:
+        if isinstance(change, RefuseNarrowing) and change.new.kind == "float":
+            return [Note(f"{change.column.name}: SQLite stores float and double alike (8-byte REAL); no value changes")]
         if isinstance(change, (ChangeType, ChangeNullability)):
             self._pending.setdefault(change.column.name, change.column)
             return [Note(f"{change.column.name} changes when the table is rebuilt at the end of this step")]
@@ -192,6 +222,38 @@ class SQLiteRenderer(AlembicRenderer):
                 batch.alter_column(name, type_=after.type, nullable=after.nullable, existing_type=before.type)
         self._pending.clear()
         return list(self.take())
+
+
+class Float32(ColumnElement[float]):
+    """A value rounded to a 32-bit float, as a ``float`` column would store it."""
+
+    inherit_cache = True
+    type = sa.Double()
+
+    def __init__(self, value: ColumnElement[Any]) -> None:
+        self.value = value
+
+
+@compiles(Float32)
+def _float32(element: Float32, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.value, **kw)} AS REAL)"
+
+
+@compiles(Float32, "mysql")
+@compiles(Float32, "mariadb")
+def _float32_mysql(element: Float32, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({compiler.process(element.value, **kw)} AS FLOAT)"
+
+
+def narrowing_changes(column: ColumnElement[Any], change: RefuseNarrowing) -> ColumnElement[bool]:
+    """True for a row whose value would change (or not fit) in the narrower type."""
+    if change.new.kind == "float":
+        outside = sa.or_(column > FLOAT_MAX, column < -FLOAT_MAX)
+        return sa.case((outside, sa.true()), else_=Float32(column) != column) == sa.true()
+    low, high = INT_RANGE if change.new.kind == "int" else LONG_RANGE
+    outside = sa.or_(column < low, column > high)
+    # CASE: the cast runs only for values in range (PostgreSQL raises on a cast out of range).
+    return sa.case((outside, sa.true()), else_=sa.cast(column, change.new.type) != column) == sa.true()
 
 
 def _postgresql_conversion(old: ColumnSpec, new: ColumnSpec) -> str | None:

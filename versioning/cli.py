@@ -14,9 +14,9 @@ atomically, so a failure never leaves a partial file behind.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -266,7 +266,32 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-@cli.command()
+class _MigrateGroup(click.Group):
+    """``migrate sql|current|upgrade|downgrade``; ``migrate SUBJECT --from N --to N`` still means ``sql``."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["sql", *args]
+        return super().resolve_command(ctx, args)
+
+
+@cli.group(cls=_MigrateGroup)
+def migrate() -> None:
+    """SQL migrations: the script (offline), or applied to a database by URL with a version table.
+
+    \b
+    migrate sql SUBJECT --from N --to N [--dialect D]   the script, as text (also: migrate SUBJECT --from ...)
+    migrate current SUBJECT --url URL                  the version the database records for the table
+    migrate upgrade SUBJECT [--to N] --url URL         move the table up (default: the newest version)
+    migrate downgrade SUBJECT --to N --url URL         move the table down
+
+    The URL is a SQLAlchemy URL; pass it in $VERSIONING_DATABASE_URL to keep a password out of process lists.
+    """
+
+
+@migrate.command("sql")
 @click.argument("subject_name", metavar="SUBJECT")
 @click.option("--from", "from_version", type=int, required=True, help="The table's current version.")
 @click.option("--to", "to_version", type=int, required=True, help="The version to move the table to.")
@@ -278,7 +303,7 @@ def _jsonable(value: Any) -> Any:
 )
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the script here instead of stdout.")
 @registry_option
-def migrate(
+def migrate_sql(
     subject_name: str, from_version: int, to_version: int, dialect: str, output: Path | None, registry_dir: Path | None
 ) -> None:
     """Print the SQL script that moves a subject's table from one version to another (up or down)."""
@@ -286,6 +311,129 @@ def migrate(
 
     subject = load_registry(registry_dir).subject(subject_name)
     _emit(migration_sql(subject, from_version, to_version, dialect), output)
+
+
+url_option = click.option(
+    "--url",
+    envvar="VERSIONING_DATABASE_URL",
+    required=True,
+    help="The database, as a SQLAlchemy URL (postgresql+psycopg://..., mysql+pymysql://..., sqlite:///file). "
+    "[env: VERSIONING_DATABASE_URL]",
+)
+namespace_option = click.option(
+    "--schema", "namespace", help="The PostgreSQL schema or MySQL database of the table (default: the URL's)."
+)
+
+
+@migrate.command("current")
+@click.argument("subject_name", metavar="SUBJECT")
+@url_option
+@namespace_option
+@registry_option
+def migrate_current(subject_name: str, url: str, namespace: str | None, registry_dir: Path | None) -> None:
+    """Print the version the database records for the subject's table (exit 1 when it records none)."""
+    from versioning.migrations.database import current_version, open_database
+
+    subject = load_registry(registry_dir).subject(subject_name)
+    engine = open_database(url)
+    try:
+        found = _on_database(lambda: current_version(engine, subject, schema=namespace), engine)
+    finally:
+        engine.dispose()
+    if found is None:
+        click.echo(f"{subject.name}: no version recorded for table {subject.table!r}")
+        raise Refused
+    click.echo(f"{subject.name}: v{found} (latest v{subject.latest})")
+
+
+def _move_table(
+    subject_name: str,
+    to_version: int | None,
+    from_version: int | None,
+    url: str,
+    namespace: str | None,
+    registry_dir: Path | None,
+    direction: str,
+) -> None:
+    from versioning.migrations.database import current_version, migrate_database, open_database
+
+    subject = load_registry(registry_dir).subject(subject_name)
+    target = subject.version_number(to_version if to_version is not None else subject.latest)
+    engine = open_database(url)
+    try:
+        recorded = _on_database(lambda: current_version(engine, subject, schema=namespace), engine)
+        start = recorded if recorded is not None else from_version
+        if start is not None and (target < start if direction == "upgrade" else target > start):
+            raise click.UsageError(
+                f"{direction} goes {'up' if direction == 'upgrade' else 'down'}, but the table is at v{start} "
+                f"and --to is v{target}; use '{'downgrade' if direction == 'upgrade' else 'upgrade'}'"
+            )
+        done = _on_database(
+            lambda: migrate_database(engine, subject, target, from_version=from_version, schema=namespace), engine
+        )
+    finally:
+        engine.dispose()
+    click.echo(str(done))
+
+
+@migrate.command("upgrade")
+@click.argument("subject_name", metavar="SUBJECT")
+@click.option("--to", "to_version", type=int, help="The version to move the table to (default: the newest).")
+@click.option("--from", "from_version", type=int, help="Only for a table whose version is not recorded yet.")
+@url_option
+@namespace_option
+@registry_option
+def migrate_upgrade(
+    subject_name: str,
+    to_version: int | None,
+    from_version: int | None,
+    url: str,
+    namespace: str | None,
+    registry_dir: Path | None,
+) -> None:
+    """Move the subject's table up to a version on the database, and record it (one transaction where the
+    database allows it). A table that does not exist is created at that version."""
+    _move_table(subject_name, to_version, from_version, url, namespace, registry_dir, "upgrade")
+
+
+@migrate.command("downgrade")
+@click.argument("subject_name", metavar="SUBJECT")
+@click.option("--to", "to_version", type=int, required=True, help="The version to move the table back to.")
+@click.option("--from", "from_version", type=int, help="Only for a table whose version is not recorded yet.")
+@url_option
+@namespace_option
+@registry_option
+def migrate_downgrade(
+    subject_name: str,
+    to_version: int,
+    from_version: int | None,
+    url: str,
+    namespace: str | None,
+    registry_dir: Path | None,
+) -> None:
+    """Move the subject's table down to a version on the database, and record it."""
+    _move_table(subject_name, to_version, from_version, url, namespace, registry_dir, "downgrade")
+
+
+T = TypeVar("T")
+
+
+def _on_database(run: Callable[[], T], engine: Any) -> T:
+    """Run a database call; a failure to reach the database is an error with the URL, password hidden."""
+    import sqlalchemy as sa
+
+    from versioning.migrations import MigrationError
+
+    try:
+        return run()
+    except MigrationError as err:
+        if "failed:" in str(err):  # the database refused a statement: the answer is no
+            click.echo(f"error: {err}", err=True)
+            raise Refused from None
+        raise
+    except sa.exc.DBAPIError as err:
+        shown = engine.url.render_as_string(hide_password=True)
+        raise MigrationError(f"the database {shown} failed: {err.orig}") from None
 
 
 @cli.command()

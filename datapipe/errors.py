@@ -200,3 +200,28 @@ class InvalidIntervalError(DatapipeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
+
+
+class ValueOverflowError(DatapipeError):
+    """A source value that the column's Avro type cannot hold exactly; the extraction stops and writes nothing."""
+
+    exit_code = 1
+
+    def __init__(self, table: str, column: str, reason: str) -> None:
+        self.table = table
+        self.column = column
+        self.reason = reason
+        super().__init__(
+            f"table {table!r}, column {column!r}: {reason}; nothing was written. Run `datapipe generate schema "
+            f"{table}` if the column was widened in the source, or expose the table through a view that casts "
+            "the column to a type that holds its values, and name the view in tables[].name"
+        )
+
+
+class OutputError(DatapipeError):
+    """The extractor's output location is not supported or cannot be reached."""
+
+    def __init__(self, output: str, reason: str) -> None:
+        self.output = output
+        self.reason = reason
+        super().__init__(f"cannot write to --output {output}: {reason}")

@@ -28,9 +28,24 @@ def reflect_table(engine: Engine, name: str, schema: str | None) -> sa.Table:
             close = [by_folded[n] for n in difflib.get_close_matches(name.lower(), list(by_folded), n=3)]
             hint = f"did you mean: {', '.join(close)}?" if close else "check tables[].name and source.schema"
             raise UnknownTableError(name, where, sorted(names), hint=hint)
-        return sa.Table(match, sa.MetaData(), autoload_with=engine, schema=schema)
+        table = sa.Table(match, sa.MetaData(), autoload_with=engine, schema=schema)
+        if engine.dialect.name == "sqlite":
+            _sqlite_zoned_timestamps(engine, table)
+        return table
     except SQLAlchemyError as error:
         raise SourceError(shown(engine.url), _first_line(error)) from None
+
+
+def _sqlite_zoned_timestamps(engine: Engine, table: sa.Table) -> None:
+    # SQLite keeps the declared type's text, but SQLAlchemy reads `TIMESTAMP WITH TIME ZONE` by its affinity
+    # (NUMERIC); the declared text says it holds instants.
+    with engine.connect() as connection:
+        declared = {row[1]: str(row[2]).upper() for row in connection.exec_driver_sql(
+            f"PRAGMA table_info({connection.dialect.identifier_preparer.quote(table.name)})")}
+    for column in table.columns:
+        text = " ".join(declared.get(column.name, "").split())
+        if "WITH TIME ZONE" in text or "WITH LOCAL TIME ZONE" in text or text == "TIMESTAMPTZ":
+            column.type = sa.DateTime(timezone=True)
 
 
 def _match(name: str, names: list[str]) -> str | None:

@@ -67,10 +67,18 @@ def generate_schema(
 ) -> GeneratedSchema:
     """Reflect ``table_name`` from the project's source and record and write its schemas."""
     settings = project.table(table_name)
-    engine = engine or connect(project, environ)
-    table = reflect_table(engine, settings.name, source_schema(project, environ))
+    if engine is None:
+        owned = connect(project, environ)
+        try:
+            table = reflect_table(owned, settings.name, source_schema(project, environ))
+            dialect = owned.dialect.name
+        finally:
+            owned.dispose()
+    else:
+        table = reflect_table(engine, settings.name, source_schema(project, environ))
+        dialect = engine.dialect.name
     check_partition_column(table, settings)
-    avro = table_schema(table, settings, project.config, engine.dialect.name)
+    avro = table_schema(table, settings, project.config, dialect)
     bigquery = to_bigquery(avro)
 
     project.registry_dir.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from sqlalchemy import URL, Engine, create_engine
+from sqlalchemy import URL, Engine, create_engine, event
 
 from datapipe.config import VARIABLE_REFERENCE, Project, SourceKind, SourceSettings
 from datapipe.errors import ConfigError, ConfigProblem, MissingVariable, MissingVariableError
@@ -75,9 +75,48 @@ def source_schema(project: Project, environ: Mapping[str, str] | None = None) ->
     return expand_source(project.config.source, str(project.config_path), environ)["schema_name"] or None
 
 
+CONNECT_TIMEOUT_SECONDS = 30
+"""How long connecting to the source may take before it is reported as unreachable."""
+
+
 def connect(project: Project, environ: Mapping[str, str] | None = None) -> Engine:
-    """An engine for the project's source database. Connection errors surface on first use."""
-    return create_engine(source_url(project, environ))
+    """An engine for the project's source database, every session pinned to UTC. Connection errors surface on
+    first use.
+
+    Pinning the session's time zone makes values that depend on it (MySQL ``TIMESTAMP``, Oracle ``TIMESTAMP WITH
+    LOCAL TIME ZONE``, PostgreSQL ``timestamptz`` rendered by the server) the same whatever the server's default.
+    Oracle connections also get :func:`datapipe.oracle_types.output_type_handler`, so numbers arrive exact.
+    """
+    url = source_url(project, environ)
+    return engine_for(url)
+
+
+def engine_for(url: URL) -> Engine:
+    """An engine on ``url`` with the session set-up of :func:`connect` (time zone, Oracle type handlers)."""
+    backend = url.get_backend_name()
+    connect_args: dict[str, object] = {}
+    if backend == "postgresql":
+        connect_args = {"options": "-c timezone=UTC", "connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    elif backend in ("mysql", "mariadb"):
+        connect_args = {"init_command": "SET time_zone = '+00:00'", "connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    elif backend == "oracle":
+        connect_args = {"tcp_connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    engine = create_engine(url, connect_args=connect_args)
+    if backend == "oracle":
+        event.listen(engine, "connect", _set_up_oracle_session)
+    return engine
+
+
+def _set_up_oracle_session(dbapi_connection: object, _record: object) -> None:
+    from datapipe.oracle_types import SESSION_SETUP, output_type_handler
+
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    try:
+        for statement in SESSION_SETUP:
+            cursor.execute(statement)
+    finally:
+        cursor.close()
+    dbapi_connection.outputtypehandler = output_type_handler  # type: ignore[attr-defined]
 
 
 def shown(url: URL) -> str:

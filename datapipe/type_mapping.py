@@ -7,6 +7,12 @@ Reflection quirks this order of checks accounts for:
 - Oracle reflects ``NUMBER(*, 0)`` (and ``INTEGER``) as ``INTEGER``: 38 digits, wider than a 64-bit long.
 - Oracle ``DATE`` subclasses ``DateTime`` and carries a time of day: it is a local timestamp, not a date.
 - ``TIMESTAMP WITH (LOCAL) TIME ZONE`` is an instant: ``timestamp-micros``; without a zone it is local time.
+  MySQL/MariaDB ``TIMESTAMP`` is an instant too (stored in UTC, shown in the session's zone, which datapipe pins
+  to UTC); ``DATETIME`` is local time.
+- Oracle ``FLOAT(b)`` is a decimal number with up to 38 significant digits at any scale, like a bare ``NUMBER``;
+  only ``BINARY_FLOAT``/``BINARY_DOUBLE`` are binary floating point.
+- Integers are as wide as the source's: SQLite's ``INTEGER`` is 64-bit; MySQL's ``INT UNSIGNED`` needs a long and
+  ``BIGINT UNSIGNED`` (up to 2**64 - 1) a ``decimal(20, 0)``.
 
 BigQuery's types follow from the Avro type (see :mod:`datapipe.bigquery_schema`): a decimal becomes NUMERIC only
 when 0 <= scale <= 9 and precision - scale <= 29, BIGNUMERIC otherwise.
@@ -17,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import oracle
+from sqlalchemy.dialects import mysql, oracle
 from sqlalchemy.types import TypeEngine
 
 from datapipe.config import UnconstrainedNumber
@@ -59,19 +65,21 @@ def avro_type(column_type: TypeEngine[Any], dialect: str, unconstrained: Unconst
         return {"type": "long", "logicalType": "local-timestamp-micros"}
     if isinstance(column_type, sa.Boolean):
         return "boolean"
+    if isinstance(column_type, oracle.FLOAT) and not isinstance(column_type, oracle.BINARY_FLOAT | sa.Double):
+        return _unconstrained(unconstrained)
     if isinstance(column_type, sa.Float):
         # Float before Numeric: Float subclasses NumericCommon, and is binary floating point in every dialect.
-        return "float" if _is_single_precision(column_type) else "double"
+        return "float" if _is_single_precision(column_type, dialect) else "double"
     if isinstance(column_type, sa.Numeric):
         return _number(column_type.precision, column_type.scale, unconstrained)
     if isinstance(column_type, sa.Integer):
-        if dialect == "oracle":
-            return _number(ORACLE_INTEGER_DIGITS, 0, unconstrained)
-        if isinstance(column_type, sa.BigInteger):
-            return "long"
-        return "int"
+        return _integer(column_type, dialect, unconstrained)
     if isinstance(column_type, sa.DateTime):
-        if getattr(column_type, "timezone", False) or getattr(column_type, "local_timezone", False):
+        if (
+            getattr(column_type, "timezone", False)
+            or getattr(column_type, "local_timezone", False)
+            or isinstance(column_type, mysql.TIMESTAMP)
+        ):
             return {"type": "long", "logicalType": "timestamp-micros"}
         return {"type": "long", "logicalType": "local-timestamp-micros"}
     if isinstance(column_type, sa.Date):
@@ -89,8 +97,28 @@ def avro_type(column_type: TypeEngine[Any], dialect: str, unconstrained: Unconst
     raise UnmappableType(f"no lossless Avro type for {type(column_type).__name__}")
 
 
-def _is_single_precision(column_type: sa.Float[Any]) -> bool:
+def _is_single_precision(column_type: sa.Float[Any], dialect: str) -> bool:
+    if dialect == "sqlite":
+        return False  # SQLite stores every REAL in 8 bytes, whatever the declared type
+    if isinstance(column_type, oracle.BINARY_FLOAT):
+        return True
+    if isinstance(column_type, mysql.FLOAT):
+        # MySQL FLOAT(p) is 4 bytes up to p = 24, 8 bytes above.
+        return column_type.precision is None or column_type.precision <= 24
     return isinstance(column_type, sa.REAL) and not isinstance(column_type, sa.Double)
+
+
+def _integer(column_type: sa.Integer, dialect: str, unconstrained: UnconstrainedNumber) -> AvroType:
+    if dialect == "oracle":
+        return _number(ORACLE_INTEGER_DIGITS, 0, unconstrained)
+    if dialect == "sqlite":
+        return "long"  # SQLite stores every integer in up to 8 bytes, whatever the declared type
+    unsigned = bool(getattr(column_type, "unsigned", False))
+    if isinstance(column_type, sa.BigInteger):
+        return decimal(20, 0) if unsigned else "long"
+    if unsigned and isinstance(column_type, mysql.INTEGER):
+        return "long"
+    return "int"
 
 
 def _number(precision: int | None, scale: int | None, unconstrained: UnconstrainedNumber) -> AvroType:

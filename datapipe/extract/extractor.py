@@ -3,19 +3,23 @@
 ``python -m datapipe.extract --config CONFIG --table NAME --output URI [--start TS --end TS]`` reads the
 table's rows in streaming batches (a server-side cursor where the driver has one) and writes them with the
 table's generated schema (``schemas/<table>.avsc``) into ``part-00000.avro``, ``part-00001.avro``, ... under
-``URI``: a local folder, ``gs://bucket/prefix/`` or ``s3://bucket/prefix/`` (through pyarrow's file systems).
-An incremental run reads ``start <= partition_column < end``. Part files of an earlier try of the same run are
-removed first, so a retried run never loads stale rows.
+``URI``: a local folder or ``gs://bucket/prefix/`` (through pyarrow's file systems, reached within a timeout).
+An incremental run reads ``start <= partition_column < end``.
+
+Values are read raw from the driver (no SQLAlchemy result processing) and converted by
+:mod:`datapipe.extract.values`, which refuses any value the Avro type cannot hold exactly. Part files are written
+under temporary names and renamed into place only when the whole extraction succeeded: a failed run leaves no
+partial file, and part files of an earlier try are replaced only then, so a retried run never loads stale rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-import uuid
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +29,16 @@ from fastavro.write import Writer
 from pyarrow import fs as pafs
 from sqlalchemy import Engine
 
-from datapipe.config import Project
-from datapipe.errors import InvalidIntervalError, MissingSchemaError, SourceError, UnknownColumnError
+from datapipe.config import Project, TableSettings
+from datapipe.errors import (
+    InvalidIntervalError,
+    MissingSchemaError,
+    OutputError,
+    SourceError,
+    UnknownColumnError,
+    ValueOverflowError,
+)
+from datapipe.extract.values import ValueNotRepresentable, converter
 from datapipe.reflection import find_column, reflect_table
 from datapipe.schema_generation import SchemaFiles
 from datapipe.source import connect, shown, source_schema
@@ -37,6 +49,11 @@ DEFAULT_BATCH_SIZE = 10_000
 DEFAULT_ROWS_PER_FILE = 1_000_000
 """Rows per Avro part file (BigQuery loads part files in parallel)."""
 PART_FILE = "part-{:05d}.avro"
+TEMPORARY_PREFIX = "_tmp-"
+"""Part files are written as ``_tmp-part-*.avro`` and renamed when the extraction succeeded."""
+DEFAULT_STORAGE_TIMEOUT_SECONDS = 60.0
+"""How long reaching the output location (credentials, bucket) may take before the extraction gives up."""
+SUPPORTED_OUTPUTS = ("a local folder", "gs://bucket/prefix/")
 
 
 @dataclass(frozen=True)
@@ -85,6 +102,7 @@ def extract_table(
     environ: Mapping[str, str] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     rows_per_file: int = DEFAULT_ROWS_PER_FILE,
+    storage_timeout: float = DEFAULT_STORAGE_TIMEOUT_SECONDS,
 ) -> ExtractResult:
     """Extract ``table_name`` (or one interval of it) into Avro part files under ``output``."""
     settings = project.table(table_name)
@@ -93,7 +111,23 @@ def extract_table(
         raise MissingSchemaError(settings.name, str(files.avsc), str(project.config_path))
     schema = json.loads(files.avsc.read_text(encoding="utf-8"))
     parsed = fastavro.parse_schema(schema)
-    engine = engine or connect(project, environ)
+    target = _Output.open(output, storage_timeout)
+    if engine is not None:
+        return _extract(project, settings, files, schema, parsed, target, engine, interval, environ, batch_size,
+                        rows_per_file)
+    owned = connect(project, environ)
+    try:
+        return _extract(project, settings, files, schema, parsed, target, owned, interval, environ, batch_size,
+                        rows_per_file)
+    finally:
+        owned.dispose()
+
+
+def _extract(
+    project: Project, settings: TableSettings, files: SchemaFiles, schema: dict[str, Any], parsed: Any,
+    target: _Output, engine: Engine, interval: Interval | None, environ: Mapping[str, str] | None,
+    batch_size: int, rows_per_file: int,
+) -> ExtractResult:
     table = reflect_table(engine, schema.get(SOURCE_TABLE, settings.name), source_schema(project, environ))
 
     columns = []
@@ -105,7 +139,9 @@ def extract_table(
                 [c.name for c in table.columns],
             )
         columns.append(column)
-    statement = sa.select(*columns)
+    # Raw driver values: NullType has no result processor (SQLAlchemy's would round MySQL DOUBLE, parse SQLite
+    # text and turn numbers into floats); datapipe.extract.values converts them exactly or refuses.
+    statement = sa.select(*(_selected(c, engine.dialect.name) for c in columns))
     if interval is not None:
         if settings.partition_column is None:
             raise InvalidIntervalError(
@@ -121,20 +157,45 @@ def extract_table(
         start, end = _bounds(partition, interval)
         statement = statement.where(partition >= start, partition < end)
 
-    converters = [_converter(f["type"]) for f in schema["fields"]]
     names = [f["name"] for f in schema["fields"]]
-    sink = _Sink(output, parsed, rows_per_file)
+    converters = [converter(f["type"]) for f in schema["fields"]]
+    sink = _Sink(target, parsed, rows_per_file)
     try:
         with engine.connect() as connection:
             result = connection.execution_options(stream_results=True, yield_per=batch_size).execute(statement)
             for batch in result.partitions():
-                for row in batch:
-                    sink.write({n: convert(v) for n, convert, v in zip(names, converters, row, strict=True)})
+                sink.write_batch([_record(names, converters, row, settings.name) for row in batch])
+        sink.commit()
     except sa.exc.SQLAlchemyError as error:
+        sink.abort()
         raise SourceError(shown(engine.url), str(getattr(error, "orig", error)).strip().splitlines()[0]) from None
-    finally:
-        sink.close()
+    except BaseException:
+        sink.abort()
+        raise
     return sink.result
+
+
+def _selected(column: sa.Column[Any], dialect: str) -> sa.ColumnElement[Any]:
+    """The column as read: raw, and, for MySQL/MariaDB ``FLOAT``, widened to a double first, because their text
+    protocol prints a FLOAT with 6 significant digits (1234567.125 arrives as 1234570) but a DOUBLE exactly."""
+    expression: sa.ColumnElement[Any] = column
+    if dialect in ("mysql", "mariadb") and isinstance(column.type, sa.Float) and not isinstance(column.type, sa.Double):
+        expression = column + sa.literal_column("0E0")
+    return sa.type_coerce(expression, sa.types.NullType()).label(column.name)
+
+
+def _record(names: list[str], converters: list[Callable[[Any], Any]], row: Any, table: str) -> dict[str, Any]:
+    try:
+        return {n: convert(v) for n, convert, v in zip(names, converters, row, strict=True)}
+    except ValueNotRepresentable:
+        pass
+    # Find the column, for the message (the fast path above does not track it).
+    for name, convert, value in zip(names, converters, row, strict=True):
+        try:
+            convert(value)
+        except ValueNotRepresentable as error:
+            raise ValueOverflowError(table, name, error.reason) from None
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _bounds(column: sa.Column[Any], interval: Interval) -> tuple[Any, Any]:
@@ -155,119 +216,140 @@ def _utc_naive(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-class _Sink:
-    """Avro part files under one output location, rolled over every ``rows_per_file`` rows."""
+@dataclass
+class _Output:
+    """An output location, checked reachable (within a timeout) before anything is read from the source."""
 
-    def __init__(self, output: str, schema: Any, rows_per_file: int) -> None:
-        self.filesystem, self.base = _filesystem(output)
+    uri: str
+    filesystem: pafs.FileSystem
+    base: str
+
+    @classmethod
+    def open(cls, output: str, timeout: float) -> _Output:
+        scheme = output.split("://", 1)[0].lower() if "://" in output else ""
+        if scheme in ("", "file"):
+            local = output.split("://", 1)[1] if scheme else output
+            filesystem: pafs.FileSystem = pafs.LocalFileSystem()
+            base = str(Path(local).resolve())
+        elif scheme in ("gs", "gcs"):
+            bucket_path = output.split("://", 1)[1]
+            if not bucket_path.strip("/"):
+                raise OutputError(output, "names no bucket; write gs://BUCKET/PREFIX/")
+            filesystem = pafs.GcsFileSystem(retry_time_limit=dt.timedelta(seconds=timeout))
+            base = bucket_path.rstrip("/")
+        else:
+            raise OutputError(
+                output, f"the {scheme}:// scheme is not supported; write to {' or '.join(SUPPORTED_OUTPUTS)}"
+            )
+        target = cls(output, filesystem, base)
+        target.call(lambda: filesystem.create_dir(base, recursive=True), timeout)
+        target.call(lambda: filesystem.get_file_info(pafs.FileSelector(base, allow_not_found=True)), timeout)
+        return target
+
+    def call(self, operation: Callable[[], Any], timeout: float | None = None) -> Any:
+        """Run a storage operation; a failure or (with ``timeout``) a hang becomes an :class:`OutputError`."""
+        if timeout is None:
+            try:
+                return operation()
+            except OSError as error:
+                raise OutputError(self.uri, _first_line(error)) from None
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["value"] = operation()
+            except BaseException as error:  # reported below, in the caller's thread
+                outcome["error"] = error
+
+        # A daemon thread: an unreachable store (no credentials, no route) may block far longer than the timeout.
+        worker = threading.Thread(target=run, name="datapipe-output-probe", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            raise OutputError(
+                self.uri, f"not reachable within {timeout:g} s; check the credentials (Workload Identity or "
+                "GOOGLE_APPLICATION_CREDENTIALS) and the bucket name"
+            )
+        if "error" in outcome:
+            error = outcome["error"]
+            if isinstance(error, OSError):
+                raise OutputError(self.uri, _first_line(error))
+            raise error
+        return outcome.get("value")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:500] if text else type(error).__name__
+
+
+class _Sink:
+    """Avro part files under one output location, rolled over every ``rows_per_file`` rows, written under
+    temporary names and renamed into place by :meth:`commit`."""
+
+    def __init__(self, target: _Output, schema: Any, rows_per_file: int) -> None:
+        self.target = target
+        self.filesystem = target.filesystem
+        self.base = target.base
         self.schema = schema
         self.rows_per_file = rows_per_file
         self.result = ExtractResult()
+        self._temporary: list[str] = []
         self._stream: Any = None
         self._writer: Writer | None = None
         self._rows_in_file = 0
-        self.filesystem.create_dir(self.base, recursive=True)
-        for info in self.filesystem.get_file_info(pafs.FileSelector(self.base, allow_not_found=True)):
-            if info.base_name.startswith("part-") and info.base_name.endswith(".avro"):
-                self.filesystem.delete_file(info.path)
         # Even an empty interval gets one (empty) file, so the load job's wildcard always matches.
         self._open()
 
-    def write(self, record: dict[str, Any]) -> None:
-        if self._rows_in_file >= self.rows_per_file:
-            self._finish()
-            self._open()
-        assert self._writer is not None
-        self._writer.write(record)
-        self._rows_in_file += 1
-        self.result.rows += 1
+    def write_batch(self, records: list[dict[str, Any]]) -> None:
+        at = 0
+        while at < len(records):
+            if self._rows_in_file >= self.rows_per_file:
+                self._finish()
+                self._open()
+            room = self.rows_per_file - self._rows_in_file
+            chunk = records[at:at + room]
+            assert self._writer is not None
+            for record in chunk:
+                self._writer.write(record)
+            self._rows_in_file += len(chunk)
+            self.result.rows += len(chunk)
+            at += len(chunk)
 
-    def close(self) -> None:
+    def commit(self) -> None:
+        """Close the last file, remove the part files of an earlier try, and move the new ones into place."""
         self._finish()
+        for info in self.target.call(
+            lambda: self.filesystem.get_file_info(pafs.FileSelector(self.base, allow_not_found=True))
+        ):
+            if info.base_name.startswith("part-") and info.base_name.endswith(".avro"):
+                self.target.call(lambda path=info.path: self.filesystem.delete_file(path))
+        for index, temporary in enumerate(self._temporary):
+            final = f"{self.base}/{PART_FILE.format(index)}"
+            self.target.call(lambda src=temporary, dst=final: self.filesystem.move(src, dst))
+            self.result.files.append(final)
+        self._temporary = []
+
+    def abort(self) -> None:
+        """Close and delete every temporary file: a failed extraction leaves nothing behind."""
+        with contextlib.suppress(Exception):  # the stream is being discarded anyway
+            self._finish()
+        for temporary in self._temporary:
+            # Best effort: temporary names are never loaded (the load job reads part-*.avro).
+            with contextlib.suppress(OSError):
+                self.filesystem.delete_file(temporary)
+        self._temporary = []
 
     def _open(self) -> None:
-        path = f"{self.base.rstrip('/')}/{PART_FILE.format(len(self.result.files))}"
-        self._stream = self.filesystem.open_output_stream(path)
+        path = f"{self.base}/{TEMPORARY_PREFIX}{PART_FILE.format(len(self._temporary))}"
+        self._stream = self.target.call(lambda: self.filesystem.open_output_stream(path))
         self._writer = Writer(self._stream, self.schema, codec="deflate")
         self._rows_in_file = 0
-        self.result.files.append(path)
+        self._temporary.append(path)
 
     def _finish(self) -> None:
         if self._writer is not None:
-            self._writer.flush()
-            self._stream.close()
+            writer, stream = self._writer, self._stream
             self._writer = None
-
-
-def _filesystem(output: str) -> tuple[pafs.FileSystem, str]:
-    if "://" in output:
-        filesystem, path = pafs.FileSystem.from_uri(output)
-        return filesystem, path
-    return pafs.LocalFileSystem(), str(Path(output).resolve())
-
-
-def _converter(avro: Any) -> Callable[[Any], Any]:
-    """How to turn a database value into what fastavro writes for the Avro type ``avro``."""
-    if isinstance(avro, list):
-        inner = _converter(next(b for b in avro if b != "null"))
-        return lambda v: None if v is None else inner(v)
-    kind = avro if isinstance(avro, str) else avro.get("logicalType") or avro["type"]
-    return _CONVERTERS.get(kind, _as_is)
-
-
-def _as_is(value: Any) -> Any:
-    return value
-
-
-def _to_int(value: Any) -> int:
-    return int(value)
-
-
-def _to_decimal(value: Any) -> Decimal:
-    # A float from a driver is turned into its shortest exact text first, not its binary expansion.
-    return value if isinstance(value, Decimal) else Decimal(str(value))
-
-
-def _to_text(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, uuid.UUID | int | float):
-        return str(value)
-    return value if isinstance(value, str) else str(value)
-
-
-def _to_bytes(value: Any) -> bytes:
-    return bytes(value)
-
-
-def _to_local_timestamp(value: Any) -> dt.datetime:
-    if not isinstance(value, dt.datetime):
-        return dt.datetime.combine(value, dt.time())
-    return value
-
-
-def _to_timestamp(value: Any) -> dt.datetime:
-    # A zone-less value from a driver is read as UTC, the zone Airflow's intervals are in.
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
-def _to_date(value: Any) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value
-
-
-_CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    "int": _to_int,
-    "long": _to_int,
-    "float": float,
-    "double": float,
-    "boolean": bool,
-    "string": _to_text,
-    "uuid": _to_text,
-    "bytes": _to_bytes,
-    "decimal": _to_decimal,
-    "date": _to_date,
-    "local-timestamp-micros": _to_local_timestamp,
-    "timestamp-micros": _to_timestamp,
-}
+            self.target.call(writer.flush)
+            self.target.call(stream.close)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.dialects import oracle, postgresql
+from sqlalchemy.dialects import mysql, oracle, postgresql
 
 from datapipe.config import UnconstrainedNumber
 from datapipe.type_mapping import UnmappableType, avro_type
@@ -48,7 +48,9 @@ def bigquery_of(avro: Any) -> str:
         (oracle.BLOB(), "bytes", "BYTES"),
         (oracle.RAW(16), "bytes", "BYTES"),
         (oracle.BINARY_DOUBLE(), "double", "FLOAT"),
-        (oracle.FLOAT(126), "double", "FLOAT"),
+        (oracle.BINARY_FLOAT(), "float", "FLOAT"),
+        # FLOAT(b) is a decimal NUMBER of up to 38 digits at any scale: like bare NUMBER, exact text by default.
+        (oracle.FLOAT(126), "string", "STRING"),
     ],
 )
 def test_should_map_oracle_types_without_loss(column_type: Any, expected_avro: Any, expected_bigquery: str) -> None:
@@ -101,3 +103,27 @@ def test_should_map_other_dialects_types(column_type: Any, expected_avro: Any) -
 def test_should_refuse_types_without_a_lossless_mapping(column_type: Any) -> None:
     with pytest.raises(UnmappableType, match="no lossless Avro type"):
         avro_type(column_type, "oracle", STRING)
+
+
+@pytest.mark.parametrize(
+    ("column_type", "dialect", "expected_avro"),
+    [
+        (mysql.INTEGER(), "mysql", "int"),
+        (mysql.INTEGER(unsigned=True), "mysql", "long"),  # up to 4,294,967,295
+        (mysql.MEDIUMINT(unsigned=True), "mysql", "int"),
+        (mysql.BIGINT(), "mysql", "long"),
+        (mysql.BIGINT(unsigned=True), "mariadb", decimal(20, 0)),  # up to 18,446,744,073,709,551,615
+        (mysql.FLOAT(), "mysql", "float"),  # 4 bytes: written as the stored single-precision value
+        (mysql.FLOAT(precision=53), "mysql", "double"),
+        (mysql.DOUBLE(), "mysql", "double"),
+        (mysql.TIMESTAMP(), "mysql", {"type": "long", "logicalType": "timestamp-micros"}),  # an instant
+        (mysql.DATETIME(), "mysql", {"type": "long", "logicalType": "local-timestamp-micros"}),
+        (sa.INTEGER(), "sqlite", "long"),  # SQLite integers are 8 bytes whatever the declared type
+        (sa.REAL(), "sqlite", "double"),  # and so are its floats
+        (postgresql.INTEGER(), "postgresql", "int"),
+    ],
+)
+def test_should_give_integers_and_floats_the_sources_width(
+    column_type: Any, dialect: str, expected_avro: Any
+) -> None:
+    assert avro_type(column_type, dialect, STRING) == expected_avro

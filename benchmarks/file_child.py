@@ -16,8 +16,8 @@ from typing import Any
 import fastavro
 import pyarrow.parquet as pq
 
-from versioning.fast.avro_bytes import upgrade_avro_bytes
-from versioning.fast.files import PARQUET_READ, upgrade_avro, upgrade_parquet
+from versioning.datafiles.avro_bytes import upgrade_avro_bytes
+from versioning.datafiles.upgrade import PARQUET_READ, upgrade_avro, upgrade_parquet
 from versioning.registry import Registry
 
 

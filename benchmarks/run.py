@@ -34,12 +34,13 @@ from rich.table import Table
 
 from benchmarks import data_gen
 from versioning.compatibility import Compatibility, check_compatibility
-from versioning.fast.columns import ColumnUpgrader, ColumnValidator
-from versioning.fast.compatibility import CompatibilityChecker
-from versioning.fast.row_pipeline import RowPipeline
-from versioning.fast.rows import RowValidator
+from versioning.compatibility.cached import CompatibilityChecker
 from versioning.registry import Registry, Subject
 from versioning.schema import Schema, parse_schema
+from versioning.upgrade import ColumnUpgrader
+from versioning.upgrade.pipeline import RowPipeline
+from versioning.validation import ColumnValidator
+from versioning.validation.rows import RowValidator
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -53,14 +53,14 @@ def versioning_upgrade() -> None:
 
     @task
     def list_files(params: dict[str, Any] | None = None) -> list[str]:
-        from versioning.batch_upgrade import list_data_files
+        from versioning.datafiles.service import list_data_files
 
         assert params is not None
         return list_data_files(params["input"], params["pattern"])
 
     @task(queue=QUEUE, retries=2)
     def upgrade_file(source: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        from versioning.batch_upgrade import upgrade_one_file
+        from versioning.datafiles.service import upgrade_one_file
 
         assert params is not None
         return upgrade_one_file(

@@ -13,9 +13,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from versioning.batch_upgrade import list_data_files, output_path, upgrade_one_file
+from versioning.datafiles.service import list_data_files, output_path, upgrade_one_file
 from versioning.datafiles.errors import DataFileError
-from versioning.fast.columns import ColumnValidator
+from versioning.validation import ColumnValidator
 from versioning.registry import VERSION_FIELD, Registry
 
 ROOT = Path(__file__).resolve().parent.parent

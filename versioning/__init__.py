@@ -23,7 +23,7 @@ from versioning.errors import (
     UnknownVersionError,
     VersioningError,
 )
-from versioning.manager import DataVersionManager
+from versioning.facade import DataVersionManager
 from versioning.registry import IncompatibleSchemaError, Registry, Subject
 from versioning.schema import Schema, parse_schema, read_schema_file
 

@@ -14,7 +14,7 @@ atomically, so a failure never leaves a partial file behind.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,8 +22,8 @@ import click
 
 from versioning.compatibility import Compatibility, check_compatibility
 from versioning.errors import RegistryError, VersioningError
-from versioning.manager import REGISTRY_ENV, DataVersionManager, default_registry_path
-from versioning.registry import Registry, Subject
+from versioning.facade import REGISTRY_ENV, DataVersionManager, default_registry_path
+from versioning.registry import Registry
 from versioning.schema import read_schema_file
 
 OK, NO, BAD_INPUT = 0, 1, 2
@@ -129,34 +129,24 @@ def validate(
     Without --version, each record's own schema_version chooses the version, else the newest. Every error of
     every record is printed as FILE, line|record N: FIELD: MESSAGE; the exit code is 1 if any record is invalid.
     """
-    from versioning.datafiles import read_batches
+    from versioning.datafiles.service import RecordProblem, validate_data_file
 
     subject = load_registry(registry_dir).subject(subject_name)
-    schema_version = subject.version_number(version) if version is not None else subject.latest
-    total = invalid = printed = 0
-    for batch in read_batches(data_file, fmt, batch_size=batch_size, schema=subject.schema(schema_version)):
-        for index, record in enumerate(batch.records):
-            total += 1
-            errors = _record_errors(subject, record, version)
-            if errors:
-                invalid += 1
-                for error in errors:
-                    if not max_errors or printed < max_errors:
-                        click.echo(f"{data_file}, {batch.where(index)}: {error}", err=True)
-                    printed += 1
+    printed = 0
+
+    def show(problem: RecordProblem) -> None:
+        nonlocal printed
+        for line in problem.lines(data_file):
+            if not max_errors or printed < max_errors:
+                click.echo(line, err=True)
+            printed += 1
+
+    report = validate_data_file(subject, data_file, version, data_format=fmt, batch_size=batch_size, on_problem=show)
     if max_errors and printed > max_errors:
         click.echo(f"... {printed - max_errors} more errors not shown (use --max-errors 0)", err=True)
-    click.echo(f"{data_file}: {total} records, {invalid} invalid ({subject.name})")
-    if invalid:
+    click.echo(report.summary())
+    if report.invalid:
         raise Refused
-
-
-def _record_errors(subject: Subject, record: Any, version: int | None) -> list[str]:
-    try:
-        _, errors = subject.validate(record, version)
-    except VersioningError as err:
-        return [str(err)]
-    return [str(e) for e in errors]
 
 
 @cli.command()
@@ -188,82 +178,32 @@ def upgrade(
     without --rejects nothing is written and every error is listed (exit 1); with --rejects, valid records go
     to OUTPUT, invalid ones with their errors to the rejects file, and the exit code is 1.
     """
-    from versioning.datafiles import detect_format, read_batches, write_batches
-    from versioning.fast.row_pipeline import RowPipeline
+    from versioning.datafiles.service import RecordProblem, RecordsRejected, upgrade_data_file
 
     subject = load_registry(registry_dir).subject(subject_name)
-    target = subject.version_number(to_version)
-    start = subject.version_number(from_version) if from_version is not None else None
-    rejected: list[dict[str, Any]] = []
 
-    in_format, out_format = detect_format(input_file, fmt), detect_format(output_file, output_format)
-    if start is not None and in_format == out_format and in_format in ("avro", "parquet") and rejects is None:
-        # Same columnar/binary format in and out: the file-level fast path (Arrow columns for Parquet, record
-        # bytes for Avro). On any problem it writes nothing, and the reference path below runs instead to list
-        # every error with its record and field.
-        from versioning.fast.files import upgrade_file
+    def show(problem: RecordProblem) -> None:
+        for line in problem.lines(input_file):
+            click.echo(line, err=True)
 
-        try:
-            done = upgrade_file(subject, input_file, output_file, target, start, batch_size=batch_size)
-        except VersioningError:
-            pass
-        else:
-            click.echo(f"{output_file}: {done.rows} records at {subject.name} v{target} (0 rejected)")
-            return
-
-    # The fast path (versioning.fast) gives the reference's results; a batch it finds anything wrong with is
-    # redone record by record, so stamped records and error messages are exactly the reference's.
-    pipeline = RowPipeline(subject, start, target) if start is not None else None
-
-    def upgraded() -> Iterator[list[dict[str, Any]]]:
-        source_schema = subject.schema(start if start is not None else subject.latest)
-        for batch in read_batches(input_file, fmt, batch_size=batch_size, schema=source_schema):
-            if pipeline is not None:
-                fast = pipeline.run(batch.records)
-                if not fast.invalid and not fast.invalid_output:
-                    yield fast.records
-                    continue
-            out: list[dict[str, Any]] = []
-            for index, record in enumerate(batch.records):
-                position = batch.position(index)
-                moved, errors = _move(subject, record, start, target)
-                if moved is None or errors:
-                    for error in errors:
-                        click.echo(f"{input_file}, {batch.where(index)}: {error}", err=True)
-                    rejected.append({"position": position, "errors": errors, "record": _jsonable(record)})
-                else:
-                    out.append(moved)
-            yield out
-        if rejected and rejects is None:
-            raise Refused  # inside the stream, so the output file is abandoned, not completed
-
-    written = write_batches(output_file, upgraded(), schema=subject.schema(target), fmt=output_format)
-    if rejected and rejects is not None:
-        from versioning.datafiles import atomic_output
-
-        with atomic_output(rejects) as handle:
-            for entry in rejected:
-                handle.write((json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8"))
-    click.echo(f"{output_file}: {written} records at {subject.name} v{target} ({len(rejected)} rejected)")
-    if rejected:
-        raise Refused
-
-
-def _move(subject: Subject, record: Any, start: int | None, target: int) -> tuple[dict[str, Any] | None, list[str]]:
     try:
-        version = subject.record_version(record, start) if isinstance(record, dict) else start or subject.latest
-        _, errors = subject.validate(record, version)
-        if errors:
-            return None, [f"v{version}: {e}" for e in errors]
-        moved = subject.convert(record, target, version)
-        _, errors = subject.validate(moved, target)
-        return moved, [f"after upgrade to v{target}: {e}" for e in errors]
-    except VersioningError as err:
-        return None, [str(err)]
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+        report = upgrade_data_file(
+            subject,
+            input_file,
+            output_file,
+            to_version,
+            from_version,
+            input_format=fmt,
+            output_format=output_format,
+            rejects=rejects,
+            batch_size=batch_size,
+            on_problem=show,
+        )
+    except RecordsRejected:
+        raise Refused from None  # every problem was shown as it was found
+    click.echo(report.summary())
+    if report.rejected:
+        raise Refused
 
 
 class _MigrateGroup(click.Group):

@@ -37,12 +37,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from versioning.compatibility import (
     Compatibility,
+    CompatibilityChecker,
     CompatibilityResult,
     check_reader_writer,
 )
@@ -55,16 +56,11 @@ from versioning.errors import (
     VersioningError,
 )
 from versioning.schema import Schema, parse_schema, read_schema_file
-from versioning.steps import Step, build_step, parse_operations, parse_sql
-from versioning.validation import FieldError, Validator
-
-if TYPE_CHECKING:
-    from versioning.fast.compatibility import CompatibilityChecker
+from versioning.upgrade.operations import Step, build_step, parse_operations, parse_sql
+from versioning.validation.reference import VERSION_FIELD, FieldError, Validator
 
 SUBJECT_FILE = "subject.yaml"
 VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
-VERSION_FIELD = "schema_version"
-"""The record field that says which version a record was written with."""
 
 
 class IncompatibleSchemaError(VersioningError):
@@ -92,7 +88,7 @@ class Subject:
     steps: dict[int, Step] = field(default_factory=dict)
     """Step from version ``n`` to ``n + 1``, keyed by ``n``."""
     _validators: dict[int, Validator] = field(default_factory=dict, repr=False)
-    _checker: CompatibilityChecker = field(default_factory=lambda: _new_checker(), repr=False)
+    _checker: CompatibilityChecker = field(default_factory=CompatibilityChecker, repr=False)
     """Remembers walked field-type pairs, so checking a new version against many is cheap."""
 
     @property
@@ -438,13 +434,6 @@ def _load_steps(
         problems.extend(step_problems)
         steps[start] = step
     return steps
-
-
-def _new_checker() -> CompatibilityChecker:
-    # Imported late: versioning.fast builds on this module.
-    from versioning.fast.compatibility import CompatibilityChecker
-
-    return CompatibilityChecker()
 
 
 def _read_yaml(path: Path) -> Any:

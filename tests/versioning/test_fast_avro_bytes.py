@@ -22,9 +22,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from versioning.datafiles.avro_bytes import ByteUpgrade, NotByteUpgradable, upgrade_avro_bytes
 from versioning.datafiles.errors import DataFileError
-from versioning.fast.avro_bytes import ByteUpgrade, NotByteUpgradable, upgrade_avro_bytes
-from versioning.fast.files import upgrade_avro, upgrade_file
+from versioning.datafiles.upgrade import upgrade_avro, upgrade_file
 from versioning.registry import VERSION_FIELD, Registry, Subject
 
 ROOT = Path(__file__).resolve().parents[2]

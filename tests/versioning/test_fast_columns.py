@@ -13,8 +13,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from versioning.fast.columns import ColumnUpgrader, ColumnValidator, InvalidColumnsError
 from versioning.registry import VERSION_FIELD, Registry, Subject
+from versioning.upgrade import ColumnUpgrader
+from versioning.validation import ColumnValidator, InvalidColumnsError
 
 USERS = Registry.load("schemas").subject("users")
 

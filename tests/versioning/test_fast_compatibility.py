@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from versioning.compatibility import Compatibility, check_compatibility
-from versioning.fast.compatibility import CompatibilityChecker
+from versioning.compatibility.cached import CompatibilityChecker
 from versioning.schema import Schema, parse_schema
 
 TYPES: list[Any] = [

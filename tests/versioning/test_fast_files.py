@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from versioning.datafiles.errors import DataFileError
-from versioning.fast.columns import ColumnValidator
-from versioning.fast.files import upgrade_file
+from versioning.datafiles.upgrade import upgrade_file
 from versioning.registry import VERSION_FIELD, Registry
+from versioning.validation import ColumnValidator
 
 USERS = Registry.load("schemas").subject("users")
 

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from versioning.errors import VersioningError
-from versioning.fast import RowUpgrader
-from versioning.fast.row_pipeline import upgrade_rows
 from versioning.registry import Registry, Subject
+from versioning.upgrade import RowUpgrader
+from versioning.upgrade.pipeline import upgrade_rows
 
 VALUES = {
     "int": st.integers(-(2**31), 2**31 - 1),

@@ -17,10 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from versioning.fast import RowValidator
-from versioning.fast.rows import CHUNK
 from versioning.schema import parse_schema
-from versioning.validation import Validator
+from versioning.validation import RowValidator, Validator
+from versioning.validation.rows import CHUNK
 
 FIELD_NAMES = ["id", "name", "amount", "tags", "when", "kind", "extra", "class", "_private", "nested"]
 PRIMITIVES = ["null", "boolean", "int", "long", "float", "double", "bytes", "string"]

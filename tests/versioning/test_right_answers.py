@@ -30,9 +30,9 @@ from versioning import (
     check_compatibility,
     parse_schema,
 )
-from versioning.fast import RowUpgrader, RowValidator
-from versioning.fast.row_pipeline import upgrade_rows
-from versioning.validation import Validator
+from versioning.upgrade import RowUpgrader
+from versioning.upgrade.pipeline import upgrade_rows
+from versioning.validation import RowValidator, Validator
 
 # --- helpers ---------------------------------------------------------------------------------------------
 
@@ -97,7 +97,7 @@ def test_should_fill_an_added_field_with_its_default_as_a_value(
 
 
 def test_should_upgrade_an_avro_file_to_a_version_that_adds_typed_defaults(tmp_path: Path) -> None:
-    from versioning.fast.files import upgrade_file
+    from versioning.datafiles.upgrade import upgrade_file
 
     v1 = record(field("id", "long"))
     v2 = record(field("id", "long"), *(field(f"f{i}", k, default=d) for i, (k, d, _) in enumerate(TYPED_DEFAULTS)))
@@ -424,7 +424,7 @@ def test_should_refuse_a_sql_downgrade_that_would_change_a_value(
 @pytest.mark.parametrize("value", [0.1, 1e300])
 def test_should_refuse_a_narrowing_file_downgrade_naming_the_record(tmp_path: Path, value: float) -> None:
     from versioning.datafiles.errors import DataFileError
-    from versioning.fast.files import upgrade_file
+    from versioning.datafiles.upgrade import upgrade_file
 
     subject = promoted_subject(tmp_path / "registry", "float", "double")
     source, target = tmp_path / "in.avro", tmp_path / "out.avro"

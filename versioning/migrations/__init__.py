@@ -1,6 +1,6 @@
 """SQL migrations: the DDL and data backfills that move a subject's table from one version to another.
 
-A subject's steps (see :mod:`versioning.steps`) say what changed between versions; this package turns them
+A subject's steps (see :mod:`versioning.upgrade.operations`) say what changed between versions; this package turns them
 into SQL for PostgreSQL, SQLite, MySQL/MariaDB and BigQuery, up or down::
 
     from versioning import Registry

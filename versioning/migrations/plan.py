@@ -1,7 +1,7 @@
 """What a migration does to a table, step by step, before any SQL dialect is involved.
 
 Each step of a subject becomes a list of :class:`Change` groups, one group per operation, in the order the
-records move (see :mod:`versioning.steps`): declared operations, then implied adds, then implied removes; a
+records move (see :mod:`versioning.upgrade.operations`): declared operations, then implied adds, then implied removes; a
 downgrade reverses that. Then the table is reconciled with the target version, so that type and nullability
 changes that no operation declares (a field widened from ``int`` to ``long``, a field made optional) reach
 the table too.
@@ -22,7 +22,7 @@ from versioning.migrations.columns import ColumnSpec, column_spec, default_value
 from versioning.migrations.errors import MigrationError
 from versioning.registry import Subject
 from versioning.schema import Schema
-from versioning.steps import Add, Copy, Promote, Remove, Rename, Step
+from versioning.upgrade.operations import Add, Copy, Promote, Remove, Rename, Step
 
 
 @dataclass(frozen=True)

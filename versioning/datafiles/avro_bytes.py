@@ -9,7 +9,7 @@ implied defaults and drops) over flat records of simple types, every field of th
 
 So users v1 -> v3 is ``record + b"\\x00\\x02" + created_at + b"\\x00"`` per record. To find where each field
 starts, every record is walked by a skipper generated for the source schema (one function per schema, as
-:mod:`versioning.fast.row_upgrade` generates its dict displays). Blocks are streamed: read, decompressed,
+:mod:`versioning.upgrade.rows` generates its dict displays). Blocks are streamed: read, decompressed,
 walked, rebuilt, compressed (in two threads: zlib lets go of the GIL, and deflate costs more than the walk)
 and written in order with the output file's own sync marker, so memory is bounded by a few blocks.
 
@@ -43,9 +43,9 @@ from fastavro.read import HEADER_SCHEMA, MAGIC, SYNC_SIZE
 from versioning.datafiles.atomic import atomic_output
 from versioning.datafiles.avro_types import AvroSchema, Node
 from versioning.datafiles.errors import DataFileError
-from versioning.fast.row_upgrade import _Const, _Expr, _Field, _Promoted, plan_fields
 from versioning.registry import VERSION_FIELD, Subject
-from versioning.steps import Step
+from versioning.upgrade.operations import Step
+from versioning.upgrade.plan import Constant, Expression, InputField, Promoted, plan_fields
 
 CODECS = ("null", "deflate")
 """The codecs the byte path reads and writes; files with another codec go the decoding way."""
@@ -205,13 +205,15 @@ class _Bytes:
 _Part = _Slice | _Bytes
 
 
-def _source_parts(expr: _Expr, target: _Kind, source: list[_Kind], index_of: dict[str, int], where: str) -> list[_Part]:
+def _source_parts(
+    expr: Expression, target: _Kind, source: list[_Kind], index_of: dict[str, int], where: str
+) -> list[_Part]:
     """How a target field whose value comes from a source field is written: its bytes, maybe behind a branch."""
     promotions: list[tuple[str, str]] = []
-    while isinstance(expr, _Promoted):
+    while isinstance(expr, Promoted):
         promotions.append((expr.source_type, expr.to))
         expr = expr.value
-    assert isinstance(expr, _Field)
+    assert isinstance(expr, InputField)
     field = index_of[expr.name]
     kind = source[field]
     if not promotions and kind == target:
@@ -388,7 +390,7 @@ def _skip_code(kind: _Kind, lines: list[str], indent: str, check_text: bool) -> 
 def compile_walker(source: list[_Kind], output: list[tuple[int, int] | bytes], *, check_text: bool) -> Walker:
     """One function that walks ``count`` records of ``source`` kinds and builds the output block.
 
-    Generated source, like :func:`versioning.fast.row_upgrade.compile_plan`: one loop with the field skips
+    Generated source, like :func:`versioning.upgrade.rows.compile_plan`: one loop with the field skips
     inline costs a fraction of an interpreted walk. Only numbers and helper names enter the source; the
     constant byte strings are bound values. Bounds are not checked per value: a read past the end raises
     ``IndexError``, a slice past it does not, but positions only grow, so any overrun leaves the end
@@ -548,7 +550,7 @@ class ByteUpgrade:
     """Avro files of ``subject`` moved from one version to another by rearranging record bytes.
 
     Building one compiles the walkers; :class:`NotByteUpgradable` says the step chain cannot go this way.
-    The records written are exactly those the decoding path (:func:`versioning.fast.files.upgrade_avro`)
+    The records written are exactly those the decoding path (:func:`versioning.datafiles.upgrade.upgrade_avro`)
     writes: same values, same order, same codec.
     """
 
@@ -581,7 +583,7 @@ class ByteUpgrade:
             expr = plan.get(f["name"])
             if expr is None:
                 raise NotByteUpgradable(f"{at} gets no value from the steps")
-            if isinstance(expr, _Const):
+            if isinstance(expr, Constant):
                 parts.append(_constant(expr.value, kind, at))
             else:
                 parts += _source_parts(expr, kind, self.kinds, index_of, at)

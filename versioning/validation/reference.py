@@ -23,6 +23,7 @@ from versioning.schema import Schema
 from versioning.values import FLOAT_MAX, INT_RANGE, LONG_RANGE, exact_double, logical_type
 
 VERSION_FIELD = "schema_version"
+"""The record field that says which version a record was written with."""
 
 
 @dataclass(frozen=True)

@@ -14,85 +14,24 @@ producer that fills every field, which is what files hold). Any other record, an
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from versioning.registry import VERSION_FIELD, Subject
-from versioning.steps import Add, Copy, Promote, Remove, Rename, Step, promote_value, shared_default
+from versioning.upgrade.operations import Step, promote_value
+from versioning.upgrade.plan import Constant, Expression, InputField, plan_fields
+from versioning.validation.reference import VERSION_FIELD
 from versioning.values import is_mutable, owned
 
+if TYPE_CHECKING:
+    from versioning.registry import Subject
+
 Record = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class _Field:
-    """The value of an input field."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class _Const:
-    """A constant (a default or an ``add`` value) as the reference step would give it (copied if mutable)."""
-
-    value: Any
-
-
-@dataclass(frozen=True)
-class _Promoted:
-    """An input value widened by a ``promote`` operation (None stays None, as in the reference)."""
-
-    value: _Field | _Promoted
-    source_type: str
-    to: str
-    field: str
-
-
-_Expr = _Field | _Const | _Promoted
-
-
-def plan_fields(steps: list[Step], source_fields: list[str]) -> dict[str, _Expr]:
-    """Run declarative steps over field names: each output field (in output order) and where it comes from.
-
-    Operations are replayed in the reference's order with the reference's dict operations, so keys come out
-    in the order :meth:`Step.upgrade` would give them.
-    """
-    state: dict[str, _Expr] = {name: _Field(name) for name in source_fields}
-    for step in steps:
-        assert step.new is not None
-        for op in step.operations:
-            if isinstance(op, Add):
-                state[op.field] = _Const(op.record_value if op.has_value else shared_default(step.new, op.field))
-            elif isinstance(op, Copy):
-                state[op.field] = state.get(op.source, _Const(None))
-            elif isinstance(op, Rename):
-                if op.old in state:
-                    state[op.new] = state.pop(op.old)
-            elif isinstance(op, Remove):
-                state.pop(op.field, None)
-            elif isinstance(op, Promote):
-                if op.field in state:
-                    state[op.field] = _promoted(state[op.field], op)
-            else:
-                raise ValueError("a call step cannot be planned")
-        for name in step.implied_adds:
-            state.setdefault(name, _Const(shared_default(step.new, name)))
-        for name in step.implied_removes:
-            state.pop(name, None)
-    return state
-
-
-def _promoted(expr: _Expr, op: Promote) -> _Expr:
-    if isinstance(expr, _Const):
-        return _Const(promote_value(expr.value, op.source_type, op.to, op.field))
-    return _Promoted(expr, op.source_type, op.to, op.field)
 
 
 Batch = Callable[[list[Record], Callable[[Record], Record]], list[Record]]
 """``fn(records, other)``: the planned records upgraded, any record that does not fit passed to ``other``."""
 
 
-def compile_plan(plan: dict[str, _Expr], version: int, fields: frozenset[str], *, valid: bool) -> Batch:
+def compile_plan(plan: dict[str, Expression], version: int, fields: frozenset[str], *, valid: bool) -> Batch:
     """One function that upgrades a list of records as the plan says, stamping each with ``version``.
 
     A record fits the plan when its keys are exactly ``fields``; with ``valid`` (records already validated,
@@ -105,10 +44,10 @@ def compile_plan(plan: dict[str, _Expr], version: int, fields: frozenset[str], *
     bound: dict[str, Any] = {"_promote": promote_value, "_owned": owned, "fields": fields}
     items: list[str] = []
 
-    def source(expr: _Expr) -> str:
-        if isinstance(expr, _Field):
+    def source(expr: Expression) -> str:
+        if isinstance(expr, InputField):
             return f"r[{expr.name!r}]"
-        if isinstance(expr, _Const):
+        if isinstance(expr, Constant):
             key = f"c{len(bound)}"
             bound[key] = expr.value
             # A list, map or record default: each record gets its own copy, as in the reference.

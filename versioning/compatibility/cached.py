@@ -9,7 +9,7 @@ work repeats: consecutive versions share most fields, and their field types are 
 - each distinct pair of self-contained field types is walked once, and its findings re-located under the
   field's position.
 
-The walk itself is the reference's (:mod:`versioning.compatibility`), so every incompatibility, its kind, its
+The walk itself is the reference's (:mod:`versioning.compatibility.reference`), so every incompatibility, its kind, its
 JSON-pointer location and its message are the same, in the same order; anything not a plain record, or a field
 type that refers to a named type defined elsewhere, is walked exactly as the reference walks it.
 """
@@ -22,15 +22,15 @@ from typing import Any
 
 import avro.schema as A
 
-from versioning.compatibility import (
+from versioning.compatibility.reference import (
     Compatibility,
     CompatibilityResult,
     Found,
     IncompatibilityKind,
-    _aliases,
-    _names,
-    _Walker,
+    Walker,
+    aliases_of,
     check_compatibility,
+    name_incompatibilities,
 )
 from versioning.schema import PRIMITIVES, Schema
 
@@ -88,7 +88,7 @@ class CompatibilityChecker:
         """The reference walk's findings (kind, location, message) for one reader and one writer."""
         reader_shape, writer_shape = self._shape(reader), self._shape(writer)
         if reader_shape is None or writer_shape is None:
-            return _Walker().walk(reader.parsed, writer.parsed, "")
+            return Walker().walk(reader.parsed, writer.parsed, "")
         return self._records(reader, reader_shape, writer, writer_shape)
 
     def _records(self, reader: Schema, reader_shape: _Shape, writer: Schema, writer_shape: _Shape) -> list[Found]:
@@ -96,7 +96,7 @@ class CompatibilityChecker:
         # written with the very same type need a look.
         r, w = reader.parsed, writer.parsed
         assert isinstance(r, A.RecordSchema) and isinstance(w, A.RecordSchema)
-        found: list[Found] = list(_names(r, w, ""))
+        found: list[Found] = list(name_incompatibilities(r, w, ""))
         changed = reader_shape.typed_names - writer_shape.typed_names
         by_name = writer_shape.by_name
         todo = sorted([reader_shape.by_name[name] for name, _ in changed] + reader_shape.opaque)
@@ -121,11 +121,11 @@ class CompatibilityChecker:
             writer_field = writer_shape.fields[index]
             reader_key, writer_key = reader_shape.keys[i], writer_shape.keys[index]
             if reader_key is None or writer_key is None:
-                found.extend(_Walker().walk(reader_field.type, writer_field.type, f"{at}/type"))
+                found.extend(Walker().walk(reader_field.type, writer_field.type, f"{at}/type"))
                 continue
             relative = self._fields.get((reader_key, writer_key))
             if relative is None:
-                relative = _Walker().walk(reader_field.type, writer_field.type, "")
+                relative = Walker().walk(reader_field.type, writer_field.type, "")
                 self._fields[(reader_key, writer_key)] = relative
             found.extend((kind, f"{at}/type{location}", message) for kind, location, message in relative)
         return found
@@ -143,7 +143,7 @@ class CompatibilityChecker:
             for i, f in enumerate(fields):
                 by_name.setdefault(f.name, i)
             keys = [_field_key(f["type"], namespace) for f in schema.fields]
-            shape = _Shape(fields, by_name, [_aliases(f) for f in fields], keys)
+            shape = _Shape(fields, by_name, [aliases_of(f) for f in fields], keys)
             typed: set[tuple[str, str]] = set()
             for i, (f, key) in enumerate(zip(fields, keys, strict=True)):
                 if key is not None and self._reads_itself(f, key):
@@ -158,7 +158,7 @@ class CompatibilityChecker:
         """Whether a type reads what it writes without a finding (it always should; checked once per type)."""
         relative = self._fields.get((key, key))
         if relative is None:
-            relative = _Walker().walk(field_.type, field_.type, "")
+            relative = Walker().walk(field_.type, field_.type, "")
             self._fields[(key, key)] = relative
         return not relative
 

@@ -48,9 +48,18 @@ PROMOTIONS = {
 }
 
 
+class _Reversible:
+    """What every operation does (Alembic's operation objects): apply itself to a record, and give its inverse.
+
+    ``apply(record, into, step)`` changes ``record`` (a fresh dict the step owns) into the version whose schema is
+    ``into`` and returns it; ``reverse()`` is the operation that undoes it, so a step's downgrade is derived from
+    its upgrade, never written a second time.
+    """
+
+
 @dataclass(frozen=True)
-class Add:
-    """A field the new version adds, filled with ``value`` (or the new field's default)."""
+class Add(_Reversible):
+    """A field the new version adds, filled with ``value`` (or the field's default in the version moved into)."""
 
     field: str
     value: Any = None
@@ -59,48 +68,142 @@ class Add:
     record_value: Any = None
     """``value`` as the Python value records hold (bytes, Decimal, date...), set when the step is built."""
 
+    def apply(self, record: Record, into: Schema, step: Step) -> Record:
+        record[self.field] = owned(self.record_value) if self.has_value else default_value(into, self.field)
+        return record
+
+    def reverse(self) -> Operation:
+        return Drop(self.field)
+
 
 @dataclass(frozen=True)
-class Copy:
+class Copy(_Reversible):
     """A field the new version adds, filled with the value of ``source`` (e.g. ``updated_at`` from ``created_at``)."""
 
     field: str
     source: str
 
+    def apply(self, record: Record, into: Schema, step: Step) -> Record:
+        record[self.field] = record.get(self.source)
+        return record
+
+    def reverse(self) -> Operation:
+        return Drop(self.field)
+
 
 @dataclass(frozen=True)
-class Rename:
+class Rename(_Reversible):
     """A field renamed from ``old`` to ``new``."""
 
     old: str
     new: str
 
+    def apply(self, record: Record, into: Schema, step: Step) -> Record:
+        if self.old in record:
+            record[self.new] = record.pop(self.old)
+        return record
+
+    def reverse(self) -> Operation:
+        return Rename(self.new, self.old)
+
 
 @dataclass(frozen=True)
-class Remove:
-    """A field the new version drops; a downgrade puts back the old version's default."""
+class Remove(_Reversible):
+    """A field the new version drops; its inverse puts back the old version's default."""
 
     field: str
 
+    def apply(self, record: Record, into: Schema, step: Step) -> Record:
+        record.pop(self.field, None)
+        return record
+
+    def reverse(self) -> Operation:
+        return Add(self.field)
+
 
 @dataclass(frozen=True)
-class Promote:
+class Fill(_Reversible):
+    """A field filled with its default where a record lacks it (implied: a new field no operation mentions)."""
+
+    field: str
+
+    def apply(self, record: Record, into: Schema, step: Step) -> Record:
+        if self.field not in record:
+            record[self.field] = default_value(into, self.field)
+        return record
+
+    def reverse(self) -> Operation:
+        return Drop(self.field)
+
+
+@dataclass(frozen=True)
+class Drop(_Reversible):
+    """A field dropped (implied: an old field the new version lacks; or the inverse of an add or a copy)."""
+
+    field: str
+
+    def apply(self, record: Record, into: Schema, step: Step) -> Record:
+        record.pop(self.field, None)
+        return record
+
+    def reverse(self) -> Operation:
+        return Fill(self.field)
+
+
+@dataclass(frozen=True)
+class Promote(_Reversible):
     """A field whose type widens (``int`` to ``long``, ``float`` to ``double``, ``string`` to ``bytes``...)."""
 
     field: str
     to: str
     source_type: str = ""
 
+    def apply(self, record: Record, into: Schema, step: Step) -> Record:
+        if self.field in record:
+            record[self.field] = promote_value(record[self.field], self.source_type, self.to, self.field)
+        return record
+
+    def reverse(self) -> Operation:
+        return Demote(self.field, self.source_type, self.to)
+
 
 @dataclass(frozen=True)
-class Call:
+class Demote(_Reversible):
+    """The inverse of a promotion: back to ``to`` from ``current``, refusing any change of value."""
+
+    field: str
+    to: str
+    current: str
+
+    def apply(self, record: Record, into: Schema, step: Step) -> Record:
+        if self.field in record:
+            record[self.field] = demote_value(record[self.field], self.current, self.to, self.field)
+        return record
+
+    def reverse(self) -> Operation:
+        return Promote(self.field, self.current, self.to)
+
+
+@dataclass(frozen=True)
+class Call(_Reversible):
     """Python functions (``module:function``) that move one record up, and optionally back down."""
 
-    upgrade: str
+    upgrade: str | None
     downgrade: str | None = None
 
+    def apply(self, record: Record, into: Schema, step: Step) -> Record:
+        if self.upgrade is None:
+            raise StepError(
+                f"step v{step.from_version}->v{step.to_version} has no downgrade function "
+                f"(its call operation names only upgrade={self.downgrade!r}); add 'downgrade:' to it"
+            )
+        return _call(self.upgrade, record, step)
 
-Operation = Add | Copy | Rename | Remove | Promote | Call
+    def reverse(self) -> Operation:
+        return Call(self.downgrade, self.upgrade)
+
+
+Operation = Add | Copy | Rename | Remove | Fill | Drop | Promote | Demote | Call
 
 
 @dataclass
@@ -129,59 +232,30 @@ class Step:
         """Whether a Python function takes part (so the step's effect is not fully declared)."""
         return any(isinstance(op, Call) for op in self.operations)
 
+    @property
+    def up(self) -> list[Operation]:
+        """Every operation of the upgrade, in order: the declared ones, then the implied fills and drops."""
+        return [*self.operations, *(Fill(n) for n in self.implied_adds), *(Drop(n) for n in self.implied_removes)]
+
+    @property
+    def down(self) -> list[Operation]:
+        """The downgrade, derived: the inverse of each upgrade operation, last first."""
+        return [op.reverse() for op in reversed(self.up)]
+
     def upgrade(self, record: Record) -> Record:
         """Move one record from ``from_version`` to ``to_version``; the input is not modified."""
-        out = dict(record)
         assert self.new is not None
-        for op in self.operations:
-            if isinstance(op, Add):
-                out[op.field] = owned(op.record_value) if op.has_value else default_value(self.new, op.field)
-            elif isinstance(op, Copy):
-                out[op.field] = out.get(op.source)
-            elif isinstance(op, Rename):
-                if op.old in out:
-                    out[op.new] = out.pop(op.old)
-            elif isinstance(op, Remove):
-                out.pop(op.field, None)
-            elif isinstance(op, Promote):
-                if op.field in out:
-                    out[op.field] = promote_value(out[op.field], op.source_type, op.to, op.field)
-            else:
-                out = _call(op.upgrade, out, self)
-        for name in self.implied_adds:
-            if name not in out:
-                out[name] = default_value(self.new, name)
-        for name in self.implied_removes:
-            out.pop(name, None)
+        out = dict(record)
+        for op in self.up:
+            out = op.apply(out, self.new, self)
         return out
 
     def downgrade(self, record: Record) -> Record:
         """Move one record from ``to_version`` back to ``from_version``; the input is not modified."""
-        out = dict(record)
         assert self.old is not None
-        for name in self.implied_removes:
-            if name not in out:
-                out[name] = default_value(self.old, name)
-        for name in self.implied_adds:
-            out.pop(name, None)
-        for op in reversed(self.operations):
-            if isinstance(op, (Add, Copy)):
-                out.pop(op.field, None)
-            elif isinstance(op, Rename):
-                if op.new in out:
-                    out[op.old] = out.pop(op.new)
-            elif isinstance(op, Remove):
-                out[op.field] = default_value(self.old, op.field)
-            elif isinstance(op, Promote):
-                if op.field in out:
-                    out[op.field] = demote_value(out[op.field], op.to, op.source_type, op.field)
-            else:
-                if op.downgrade is None:
-                    raise StepError(
-                        f"step v{self.from_version}->v{self.to_version} has no downgrade function "
-                        f"(its call operation names only upgrade={op.upgrade!r}); add 'downgrade:' to it"
-                    )
-                out = _call(op.downgrade, out, self)
+        out = dict(record)
+        for op in self.down:
+            out = op.apply(out, self.old, self)
         return out
 
 

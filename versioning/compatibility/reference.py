@@ -164,7 +164,7 @@ def check_reader_writer(
 
 def walk_reader_writer(reader: Schema, writer: Schema) -> list[Found]:
     """The resolution walk's findings, as (kind, location, message), for one reader and one writer."""
-    return _Walker().walk(reader.parsed, writer.parsed, "")
+    return Walker().walk(reader.parsed, writer.parsed, "")
 
 
 def check_compatibility(
@@ -206,8 +206,11 @@ def check_compatibility(
 Found = tuple[IncompatibilityKind, str, str]
 
 
-class _Walker:
-    """One reader/writer resolution walk; remembers pairs of named types in progress, for recursive schemas."""
+class Walker:
+    """One reader/writer resolution walk; remembers pairs of named types in progress, for recursive schemas.
+
+    The cached checker (:mod:`versioning.compatibility.cached`) reuses it node by node.
+    """
 
     def __init__(self) -> None:
         self.in_progress: set[tuple[int, int]] = set()
@@ -250,7 +253,7 @@ class _Walker:
         # Same Avro type on both sides from here on: the writer has the reader's attributes.
         same = cast(Any, writer)
         if isinstance(reader, (A.RecordSchema, A.EnumSchema, A.FixedSchema)):
-            yield from _names(reader, same, at)
+            yield from name_incompatibilities(reader, same, at)
         if isinstance(reader, A.RecordSchema):
             yield from self._record(reader, writer, at)
         elif isinstance(reader, A.EnumSchema):
@@ -304,18 +307,19 @@ def _writer_field(fields: dict[str, A.Field], reader_field: A.Field) -> A.Field 
     found = fields.get(reader_field.name)
     if found is not None:
         return found
-    for alias in _aliases(reader_field):
+    for alias in aliases_of(reader_field):
         if alias in fields:
             return fields[alias]
     return None
 
 
-def _names(reader: A.NamedSchema, writer: A.NamedSchema, at: str) -> Iterator[Found]:
+def name_incompatibilities(reader: A.NamedSchema, writer: A.NamedSchema, at: str) -> Iterator[Found]:
+    """The reader's named type does not match the writer's by full name or by a (namespace-aware) alias."""
     if reader.name == writer.name or reader.fullname == writer.fullname:
         return
     # An alias is a full name, or relative to the namespace of the type it names (the Avro specification).
     namespace = reader.namespace
-    aliases = {a if "." in a or not namespace else f"{namespace}.{a}" for a in _aliases(reader)}
+    aliases = {a if "." in a or not namespace else f"{namespace}.{a}" for a in aliases_of(reader)}
     if writer.fullname in aliases:
         return
     yield (
@@ -326,7 +330,8 @@ def _names(reader: A.NamedSchema, writer: A.NamedSchema, at: str) -> Iterator[Fo
     )
 
 
-def _aliases(node: A.Schema | A.Field) -> list[str]:
+def aliases_of(node: A.Schema | A.Field) -> list[str]:
+    """The aliases a named type or a field declares, as written."""
     aliases = node.props.get("aliases")
     return [a for a in aliases if isinstance(a, str)] if isinstance(aliases, list) else []
 

@@ -19,9 +19,8 @@ from typing import Annotated, Any, Literal, Union
 import avro.schema as A
 import msgspec
 
+from versioning.validation.reference import VERSION_FIELD
 from versioning.values import FLOAT_MAX, INT_RANGE, LONG_RANGE
-
-VERSION_FIELD = "schema_version"
 
 BUILTIN_TYPES: tuple[type, ...] = (bytes, bytearray, dt.datetime, dt.date, dt.time)
 """Types msgspec must take as they are: never decode a string into bytes (base64) or into a datetime."""

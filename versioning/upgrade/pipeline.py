@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from versioning.errors import VersioningError
-from versioning.fast.row_upgrade import RowUpgrader
-from versioning.fast.rows import RowValidator
-from versioning.registry import VERSION_FIELD, Subject
-from versioning.validation import FieldError, RecordErrors
+from versioning.upgrade.rows import RowUpgrader
+from versioning.validation.reference import VERSION_FIELD, FieldError, RecordErrors
+from versioning.validation.rows import RowValidator
+
+if TYPE_CHECKING:
+    from versioning.registry import Subject
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Validating rows (lists of dicts) fast, with exactly the reference validator's verdicts and errors.
 
 A batch is checked by msgspec in chunks, one ``msgspec.convert`` call each. A chunk msgspec accepts is valid
-(the compiled type is never more lenient than the reference, see :mod:`versioning.fast.msgspec_types`); a
+(the compiled type is never more lenient than the reference, see :mod:`versioning.validation.msgspec_types`); a
 chunk it rejects is checked record by record with the reference :class:`~versioning.validation.Validator`,
 so every error message, path and order is the reference's own.
 
@@ -18,9 +18,9 @@ from typing import Any
 
 import msgspec
 
-from versioning.fast.msgspec_types import BUILTIN_TYPES, compile_record_type
 from versioning.schema import Schema
-from versioning.validation import FieldError, RecordErrors, Validator
+from versioning.validation.msgspec_types import BUILTIN_TYPES, compile_record_type
+from versioning.validation.reference import FieldError, RecordErrors, Validator
 
 CHUNK = 4096
 """Records per msgspec call: large enough to amortise the call, small enough to stay in the CPU cache."""

@@ -1,6 +1,6 @@
 """Upgrading whole data files, streamed batch by batch, so memory is bounded by the batch, not the file.
 
-- Parquet: ``ParquetFile.iter_batches`` -> :class:`~versioning.fast.columns.ColumnUpgrader` (Arrow operations)
+- Parquet: ``ParquetFile.iter_batches`` -> :class:`~versioning.upgrade.columns.ColumnUpgrader` (Arrow operations)
   -> ``ParquetWriter``, one row group per batch, with the file's compression.
 - Avro container files: fastavro reads block by block (a file written with another schema than the source
   version is resolved to it, so every record is decoded as a valid record of that version) -> the compiled
@@ -25,15 +25,16 @@ import pyarrow.parquet as pq
 from fastavro.read import SchemaResolutionError
 
 from versioning.datafiles.atomic import atomic_output
+from versioning.datafiles.avro_bytes import NotByteUpgradable, upgrade_avro_bytes
 from versioning.datafiles.avro_types import AvroSchema
 from versioning.datafiles.errors import DataFileError
 from versioning.datafiles.formats import DataFormat, detect_format
 from versioning.errors import VersioningError
-from versioning.fast.avro_bytes import NotByteUpgradable, upgrade_avro_bytes
-from versioning.fast.columns import ColumnUpgrader, InvalidColumnsError
-from versioning.fast.row_pipeline import RowPipeline
 from versioning.registry import Subject
+from versioning.upgrade.columns import ColumnUpgrader
+from versioning.upgrade.pipeline import RowPipeline
 from versioning.validation import RecordErrors
+from versioning.validation.columns import InvalidColumnsError
 
 BATCH_SIZE = 65_536
 """Rows per batch: Arrow operations and msgspec calls are amortised well before this; memory stays small."""
@@ -130,7 +131,7 @@ def upgrade_avro(
 ) -> int:
     """Upgrade an Avro container file; returns the number of records.
 
-    Files the byte path takes (:mod:`versioning.fast.avro_bytes`: declarative steps over flat records, written
+    Files the byte path takes (:mod:`versioning.datafiles.avro_bytes`: declarative steps over flat records, written
     with the source version's own schema, codec null or deflate) are rebuilt from their record bytes, block by
     block, without decoding a value. Any other file is decoded by fastavro a batch of records at a time,
     upgraded, and encoded again. ``byte_path=False`` always decodes (to compare the two, or rule one out).

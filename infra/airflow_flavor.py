@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 API_PORT = 8080
+LOG_SERVER_PORT = 8793
+"""The port of each worker's log server, from which the API server reads a running task's log."""
 CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
 """The Celery app of the Celery provider (Airflow >= 2.7), used by the worker liveness ping."""
 

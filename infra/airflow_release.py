@@ -6,57 +6,25 @@ one set of Deployments whose pod template follows the active colour (:mod:`infra
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.airflow_flavor import API_PORT, AirflowFlavor
+from infra.airflow_flavor import API_PORT
 from infra.canary import canary_queue
-from infra.config import RESERVED_POOL, AfterFlip, Color, Release, StackConfig
+from infra.color_context import ColorContext, broker_url, keda_connection
+from infra.config import RESERVED_POOL, AfterFlip, Component
 from infra.config import WorkerPool as WorkerPoolConfig
 from infra.config_loader import StackSecrets
 from infra.labels import selector_labels, standard_labels
 from infra.metadata_migration import MetadataMigration
-from infra.redis_broker import REDIS_PORT
+from infra.pod_settings import env_from, extra_env, pod_metadata, pod_spec
 from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
 from infra.timeouts import wait_up_to
-from infra.worker_pool import BrokerAccess, WorkerPool
-
-BROKER_URL_KEY = "AIRFLOW__CELERY__BROKER_URL"
-"""The key of a colour's connections Secret holding its broker URL (its own Redis database)."""
-
-
-def release_env(
-    config: StackConfig, color: Color, namespace: str, api_service: str
-) -> list[k8s.core.v1.EnvVarArgsDict]:
-    """Plain (non-secret) environment shared by every Airflow container of a colour."""
-    release = config.releases[color]
-    env: list[k8s.core.v1.EnvVarArgsDict] = [
-        {"name": "AIRFLOW__CORE__EXECUTOR", "value": "CeleryExecutor"},
-        {"name": "AIRFLOW__CORE__LOAD_EXAMPLES", "value": "False"},
-        # Tasks without an explicit queue go to the first pool's first queue, which some pool consumes.
-        {"name": "AIRFLOW__OPERATORS__DEFAULT_QUEUE", "value": config.worker_pools[0].queues[0]},
-        {"name": "PIPELINE_PLATFORM_COLOR", "value": color.value},
-    ]
-    if release.airflow_major >= 3:
-        # Airflow 3 workers run tasks through the Task Execution API; each colour talks to its own API server.
-        env.append(
-            {
-                "name": "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
-                "value": f"http://{api_service}.{namespace}.svc.cluster.local:{API_PORT}/execution/",
-            }
-        )
-    return env
-
-
-def broker_url(password: str, host: str, database: int) -> str:
-    """The colour's Celery broker URL: same Redis, the colour's own database number."""
-    return f"redis://:{quote(password, safe='')}@{host}:{REDIS_PORT}/{database}"
+from infra.worker_pool import BROKER_URL_KEY, KEDA_CONNECTION_KEY, BrokerAccess, WorkerPool
 
 
 class AirflowRelease(pulumi.ComponentResource):
-    """A colour's Airflow: its Secret, migration Job, API server (Deployment + Service) and worker pools."""
+    """A colour's Airflow: its Secret, migration Job, API server (Deployment, Service, PDB) and worker pools."""
 
     api_deployment: k8s.apps.v1.Deployment
     api_service_name: str
@@ -72,168 +40,181 @@ class AirflowRelease(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: StackConfig,
-        color: Color,
-        image: pulumi.Input[str],
+        context: ColorContext,
         secrets: StackSecrets,
         broker: BrokerAccess,
-        instance: str,
         canary_broker_secret: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         """``canary_broker_secret``: the connections Secret whose broker URL the canary worker consumes from,
         the one of the colour whose scheduler runs when the smoke test does."""
         super().__init__("pipeline-platform:index:AirflowRelease", name, None, opts)
-        release: Release = config.releases[color]
-        namespace = config.namespace
-        flavor = AirflowFlavor(release.airflow_major)
-        active = color is config.active_color
+        self._name, self._context = name, context
+        config = context.config
+        self.active = context.color is config.active_color
         # The idle colour stays at full size unless configured to scale down after a flip; even then one
         # API server keeps answering on the preview Service.
-        full_size = active or config.after_flip is AfterFlip.KEEP_WARM
-        prefix = f"{instance}-{color.value}"
-        self.api_service_name = f"{prefix}-api"
-        self.env_secret_name = f"{prefix}-airflow"
-        self.env = release_env(config, color, namespace, self.api_service_name)
+        self.full_size = self.active or config.after_flip is AfterFlip.KEEP_WARM
+        self.api_service_name = context.api_service_name
+        self.env_secret_name = context.env_secret_name
+        self.env = context.env
 
-        secret_values: dict[str, pulumi.Input[str]] = {
+        env_secret = self._env_secret(secrets, broker)
+        self.migration = MetadataMigration(
+            f"{name}-migrate", context=context, opts=pulumi.ResourceOptions(parent=self, depends_on=[env_secret])
+        )
+        # Nothing of this release starts before its metadata schema is migrated.
+        after_migration = pulumi.ResourceOptions(parent=self, depends_on=[self.migration.job])
+        self.api_deployment = self._api_deployment(after_migration)
+        self._api_service()
+        self._api_disruption_budget()
+        self.pools, self.worker_replicas = [], {}
+        for pool in config.worker_pools:
+            self.pools.append(self._pool(pool, broker, after_migration))
+        self.canary = self._canary(broker, canary_broker_secret, after_migration)
+        self.register_outputs({"apiServiceName": self.api_service_name})
+
+    @property
+    def _api_labels(self) -> dict[str, str]:
+        c = self._context
+        return standard_labels("airflow", c.flavor.api_component, c.instance, c.color, version=c.airflow_version)
+
+    def _env_secret(self, secrets: StackSecrets, broker: BrokerAccess) -> k8s.core.v1.Secret:
+        """The colour's connections: database, result backend, its own broker database, keys."""
+        c = self._context
+        values: dict[str, pulumi.Input[str]] = {
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": secrets.metadata_db_connection,
             "AIRFLOW__CELERY__RESULT_BACKEND": secrets.metadata_db_connection.apply(lambda url: f"db+{url}"),
             BROKER_URL_KEY: secrets.redis_password.apply(
                 lambda password: broker_url(password, broker.host, broker.database)
             ),
             "AIRFLOW__CORE__FERNET_KEY": secrets.fernet_key,
+            # Read by KEDA's TriggerAuthentication only (Airflow ignores it).
+            KEDA_CONNECTION_KEY: secrets.metadata_db_connection.apply(keda_connection),
         }
-        for variable in flavor.secret_key_variables:
-            secret_values[variable] = secrets.api_secret_key
-        labels = standard_labels("airflow", "config", instance, color, version=release.airflow_version)
-        env_secret = k8s.core.v1.Secret(
-            f"{name}-env",
-            metadata={"name": self.env_secret_name, "namespace": namespace, "labels": labels},
+        for variable in c.flavor.secret_key_variables:
+            values[variable] = secrets.api_secret_key
+        labels = standard_labels("airflow", "config", c.instance, c.color, version=c.airflow_version)
+        return k8s.core.v1.Secret(
+            f"{self._name}-env",
+            metadata={"name": self.env_secret_name, "namespace": c.namespace, "labels": labels},
             type="Opaque",
-            string_data={key: pulumi.Output.secret(value) for key, value in secret_values.items()},
+            string_data={key: pulumi.Output.secret(value) for key, value in values.items()},
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        self.migration = MetadataMigration(
-            f"{name}-migrate",
-            color=color,
-            namespace=namespace,
-            instance=instance,
-            image=image,
-            airflow_version=release.airflow_version,
-            env=self.env,
-            env_secret_name=self.env_secret_name,
-            resources=config.airflow_resources.migration,
-            settings=config.migration,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[env_secret]),
-        )
-        # Nothing of this release starts before its metadata schema is migrated.
-        after_migration = pulumi.ResourceOptions(parent=self, depends_on=[self.migration.job])
-        rollout = config.rollout
-
-        api_labels = standard_labels("airflow", flavor.api_component, instance, color, version=release.airflow_version)
-        api_selector = selector_labels("airflow", flavor.api_component, color)
+    def _api_deployment(self, opts: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
+        c = self._context
+        config, flavor = c.config, c.flavor
+        settings = config.components.api_server
         health: k8s.core.v1.HTTPGetActionArgsDict = {"path": flavor.health_path, "port": "http"}
-        self.api_deployment = k8s.apps.v1.Deployment(
-            f"{name}-api",
-            metadata={"name": f"{prefix}-{flavor.api_component}", "namespace": namespace, "labels": api_labels},
+        container: k8s.core.v1.ContainerArgsDict = {
+            "name": flavor.api_component,
+            "image": c.image,
+            "args": flavor.api_command,
+            "env": [*self.env, *extra_env(settings)],
+            "envFrom": env_from(settings, self.env_secret_name),
+            "ports": [{"name": "http", "containerPort": API_PORT}],
+            "startupProbe": {"httpGet": health, "periodSeconds": 10, "failureThreshold": 30},
+            "readinessProbe": {"httpGet": health, "periodSeconds": 10, "timeoutSeconds": 5},
+            "livenessProbe": {"httpGet": health, "periodSeconds": 20, "timeoutSeconds": 10, "failureThreshold": 5},
+            "resources": resource_requirements(config.airflow_resources.api_server),
+            "securityContext": container_security_context(read_only_root=False),
+        }
+        return k8s.apps.v1.Deployment(
+            f"{self._name}-api",
+            metadata={
+                "name": f"{c.prefix}-{flavor.api_component}",
+                "namespace": c.namespace,
+                "labels": self._api_labels,
+            },
             spec={
-                "replicas": release.api_replicas if full_size else 1,
-                "selector": {"matchLabels": api_selector},
+                "replicas": c.release.api_replicas if self.full_size else 1,
+                "selector": {"matchLabels": selector_labels("airflow", flavor.api_component, c.color)},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-                "progressDeadlineSeconds": rollout.progress_deadline_seconds,
+                "progressDeadlineSeconds": c.rollout.progress_deadline_seconds,
                 "template": {
-                    "metadata": {"labels": api_labels},
-                    "spec": {
-                        "securityContext": pod_security_context(AIRFLOW_UID),
-                        "automountServiceAccountToken": False,
-                        "containers": [
-                            {
-                                "name": flavor.api_component,
-                                "image": image,
-                                "args": flavor.api_command,
-                                "env": self.env,
-                                "envFrom": [{"secretRef": {"name": self.env_secret_name}}],
-                                "ports": [{"name": "http", "containerPort": API_PORT}],
-                                "startupProbe": {"httpGet": health, "periodSeconds": 10, "failureThreshold": 30},
-                                "readinessProbe": {"httpGet": health, "periodSeconds": 10, "timeoutSeconds": 5},
-                                "livenessProbe": {
-                                    "httpGet": health,
-                                    "periodSeconds": 20,
-                                    "timeoutSeconds": 10,
-                                    "failureThreshold": 5,
-                                },
-                                "resources": resource_requirements(config.airflow_resources.api_server),
-                                "securityContext": container_security_context(read_only_root=False),
-                            }
-                        ],
-                    },
+                    "metadata": pod_metadata(self._api_labels, settings),
+                    "spec": pod_spec(
+                        config,
+                        Component.API_SERVER,
+                        c.instance,
+                        [container],
+                        securityContext=pod_security_context(AIRFLOW_UID),
+                    ),
                 },
             },
             opts=pulumi.ResourceOptions.merge(
-                after_migration, pulumi.ResourceOptions(custom_timeouts=wait_up_to(rollout.pulumi_timeout))
+                opts, pulumi.ResourceOptions(custom_timeouts=wait_up_to(c.rollout.pulumi_timeout))
             ),
         )
-        k8s.core.v1.Service(
-            f"{name}-api-service",
-            metadata={"name": self.api_service_name, "namespace": namespace, "labels": api_labels},
+
+    def _api_service(self) -> k8s.core.v1.Service:
+        c = self._context
+        return k8s.core.v1.Service(
+            f"{self._name}-api-service",
+            metadata={"name": self.api_service_name, "namespace": c.namespace, "labels": self._api_labels},
             spec={
                 "type": "ClusterIP",
-                "selector": api_selector,
+                "selector": selector_labels("airflow", c.flavor.api_component, c.color),
                 "ports": [{"name": "http", "port": API_PORT, "targetPort": "http"}],
             },
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-        self.pools = []
-        self.worker_replicas = {}
-        for pool in config.worker_pools:
-            autoscale = pool.autoscaling is not None and full_size
-            replicas = pool.replicas if full_size else 0
-            self.worker_replicas[pool.name] = None if autoscale else replicas
-            self.pools.append(
-                WorkerPool(
-                    f"{name}-pool-{pool.name}",
-                    pool=pool,
-                    color=color,
-                    namespace=namespace,
-                    instance=instance,
-                    image=image,
-                    airflow_version=release.airflow_version,
-                    env=self.env,
-                    env_secret_name=self.env_secret_name,
-                    replicas=replicas,
-                    autoscale=autoscale,
-                    broker=broker,
-                    rollout=rollout,
-                    opts=after_migration,
-                )
-            )
-        self.canary = WorkerPool(
-            f"{name}-pool-{RESERVED_POOL}",
-            pool=WorkerPoolConfig(
-                name=RESERVED_POOL, queues=[canary_queue(color)], replicas=1, concurrency=1, longest_task_seconds=60
-            ),
-            color=color,
-            namespace=namespace,
-            instance=instance,
-            image=image,
-            airflow_version=release.airflow_version,
-            # Set explicitly, this broker URL wins over the one envFrom brings from the colour's own Secret.
-            env=[
-                *self.env,
-                {
-                    "name": BROKER_URL_KEY,
-                    "valueFrom": {"secretKeyRef": {"name": canary_broker_secret, "key": BROKER_URL_KEY}},
-                },
-            ],
-            env_secret_name=self.env_secret_name,
-            # Only the candidate (the active colour) is smoke-tested.
-            replicas=1 if active else 0,
-            autoscale=False,
-            broker=broker,
-            rollout=rollout,
-            opts=after_migration,
+    def _api_disruption_budget(self) -> k8s.policy.v1.PodDisruptionBudget:
+        """A drain takes at most ``maxUnavailable`` API servers of the colour at once."""
+        c = self._context
+        return k8s.policy.v1.PodDisruptionBudget(
+            f"{self._name}-api-pdb",
+            metadata={
+                "name": f"{c.prefix}-{c.flavor.api_component}",
+                "namespace": c.namespace,
+                "labels": self._api_labels,
+            },
+            spec={
+                "maxUnavailable": c.config.components.api_server.disruption_budget.max_unavailable,
+                "selector": {"matchLabels": selector_labels("airflow", c.flavor.api_component, c.color)},
+            },
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        self.register_outputs({"apiServiceName": self.api_service_name})
+
+    def _pool(self, pool: WorkerPoolConfig, broker: BrokerAccess, opts: pulumi.ResourceOptions) -> WorkerPool:
+        # KEDA counts task instances in the shared metadata database, which both colours' tasks are in: only
+        # the active colour autoscales on it. An HPA (CPU) measures its own pods, so a warm idle colour keeps it.
+        scaler = pool.autoscaling if self.full_size else None
+        if scaler is not None and scaler.kind == "keda" and not self.active:
+            scaler = None
+        replicas = pool.replicas if self.full_size else 0
+        self.worker_replicas[pool.name] = None if scaler is not None else replicas
+        return WorkerPool(
+            f"{self._name}-pool-{pool.name}",
+            context=self._context,
+            pool=pool,
+            replicas=replicas,
+            autoscaling=scaler,
+            broker=broker,
+            keda_connection_secret=self.env_secret_name,
+            opts=opts,
+        )
+
+    def _canary(self, broker: BrokerAccess, canary_broker_secret: str, opts: pulumi.ResourceOptions) -> WorkerPool:
+        return WorkerPool(
+            f"{self._name}-pool-{RESERVED_POOL}",
+            context=self._context,
+            pool=WorkerPoolConfig(
+                name=RESERVED_POOL,
+                queues=[canary_queue(self._context.color)],
+                replicas=1,
+                concurrency=1,
+                longest_task_seconds=60,
+            ),
+            # Only the candidate (the active colour) is smoke-tested.
+            replicas=1 if self.active else 0,
+            autoscaling=None,
+            broker=broker,
+            keda_connection_secret=self.env_secret_name,
+            # Set explicitly, this broker URL wins over the one envFrom brings from the colour's own Secret.
+            broker_url_from=canary_broker_secret,
+            opts=opts,
+        )

@@ -9,11 +9,23 @@ Secrets are not here: they stay Pulumi secret Outputs (see :class:`infra.config_
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+
+from infra.airflow_settings import OptionValue, owned_reason
 
 # A DNS-1123 label: what Kubernetes accepts in object names derived from these values.
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -64,7 +76,43 @@ def _check_quantity(value: str) -> str:
     return value
 
 
-Quantity = Annotated[str, Field(min_length=1)]
+def _number_as_text(value: Any) -> Any:
+    # `pulumi config set --path '...cpu' 2` stores the number 2; Kubernetes wants the quantity "2".
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return format(Decimal(str(value)).normalize(), "f")
+    return value
+
+
+Quantity = Annotated[str, BeforeValidator(_number_as_text), Field(min_length=1), AfterValidator(_check_quantity)]
+"""A Kubernetes quantity, written as a string (``250m``, ``4Gi``) or a number (``2``, ``0.5``)."""
+
+_SUFFIX_FACTORS = {
+    "": Decimal(1),
+    "m": Decimal("0.001"),
+    "k": Decimal(10) ** 3,
+    "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12,
+    "P": Decimal(10) ** 15,
+    "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10,
+    "Mi": Decimal(2) ** 20,
+    "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50,
+    "Ei": Decimal(2) ** 60,
+}
+
+
+def quantity_value(quantity: str) -> Decimal:
+    """The amount a valid quantity stands for (``500m`` -> 0.5, ``1Gi`` -> 1073741824)."""
+    match = _QUANTITY.match(quantity)
+    if match is None:
+        raise ValueError(f"{quantity!r} is not a Kubernetes quantity")
+    suffix = match.group(2) or ""
+    return Decimal(quantity[: len(quantity) - len(suffix)]) * _SUFFIX_FACTORS[suffix]
 
 
 class ComputeAmounts(_Model):
@@ -73,14 +121,39 @@ class ComputeAmounts(_Model):
     cpu: Quantity
     memory: Quantity
 
-    _cpu = field_validator("cpu", "memory")(_check_quantity)
-
 
 class Resources(_Model):
     """Requests and limits of one container; every container gets both (no unbounded pods)."""
 
     requests: ComputeAmounts
     limits: ComputeAmounts
+
+    @model_validator(mode="after")
+    def _request_within_limit(self) -> Resources:
+        for name in ("cpu", "memory"):
+            request, limit = getattr(self.requests, name), getattr(self.limits, name)
+            if quantity_value(request) > quantity_value(limit):
+                raise ValueError(
+                    f"requests.{name} ({request}) exceeds limits.{name} ({limit}); Kubernetes refuses such a "
+                    f"pod: lower requests.{name} or raise limits.{name}"
+                )
+        return self
+
+
+def merge_resources_over_default(cls: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """A partial ``resources`` (``{limits: {cpu: 2}}``) completed from the field's default, amount by amount."""
+    default = cls.model_fields[str(info.field_name)].default
+    if not isinstance(value, dict) or not isinstance(default, Resources):
+        return value
+    merged = dict(value)
+    for part in ("requests", "limits"):
+        base = getattr(default, part).model_dump()
+        given = value.get(part)
+        if given is None:
+            merged[part] = base
+        elif isinstance(given, dict):
+            merged[part] = {**base, **given}
+    return merged
 
 
 def _resources(cpu: str, memory: str, cpu_limit: str, memory_limit: str) -> Resources:
@@ -130,6 +203,8 @@ class Release(_Model):
     schemas: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)
     """Schema subject -> the version this release reads and writes; the flip gate compares these."""
     api_replicas: int = Field(default=1, ge=1)
+    airflow_config: AirflowOptions = Field(default_factory=dict)
+    """Airflow options of this colour only, over the stack's ``airflowConfig`` key by key."""
 
     @field_validator("airflow_version")
     @classmethod
@@ -163,8 +238,8 @@ class Autoscaling(_Model):
     max_replicas: int = Field(ge=1)
     target_cpu_percent: int = Field(default=80, ge=1, le=100)
     """hpa: average CPU utilisation to hold."""
-    tasks_per_replica: int = Field(default=16, ge=1)
-    """keda: queued tasks per worker replica (the Redis list length target)."""
+    tasks_per_replica: int | None = Field(default=None, ge=1)
+    """keda: running + queued task instances per worker replica; default the pool's concurrency."""
 
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
@@ -181,6 +256,279 @@ class DisruptionBudget(_Model):
     max_unavailable: int = Field(default=1, ge=0)
 
 
+_SECTION_OR_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+PLATFORM_ENV = frozenset({"PIPELINE_PLATFORM_COLOR", "DUMB_INIT_SETSID"})
+"""Environment variables the platform sets itself on Airflow containers."""
+
+
+def _check_airflow_options(value: dict[str, dict[str, OptionValue]]) -> dict[str, dict[str, OptionValue]]:
+    problems = []
+    for section, options in value.items():
+        if not _SECTION_OR_KEY.match(section):
+            problems.append(f"section {section!r} is not an Airflow section name (lowercase, like 'logging')")
+        for key in options:
+            if not _SECTION_OR_KEY.match(key):
+                problems.append(f"{section}.{key}: {key!r} is not an Airflow option name (lowercase, like 'base_url')")
+                continue
+            reason = owned_reason(section, key)
+            if reason is not None:
+                problems.append(f"{section}.{key} is set by the platform and cannot be configured: {reason}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return value
+
+
+AirflowOptions = Annotated[dict[str, dict[str, OptionValue]], AfterValidator(_check_airflow_options)]
+"""``{section: {key: value}}``: Airflow options, rendered as ``AIRFLOW__SECTION__KEY``."""
+
+
+def _check_env_names(value: dict[str, Any]) -> dict[str, Any]:
+    for name in value:
+        if not _ENV_NAME.match(name):
+            raise ValueError(f"{name!r} is not an environment variable name (letters, digits, '_')")
+        if name in PLATFORM_ENV:
+            raise ValueError(f"{name} is set by the platform and cannot be configured")
+        if name.startswith("AIRFLOW__"):
+            parts = name.split("__")
+            if len(parts) == 3:
+                reason = owned_reason(parts[1].lower(), parts[2].lower())
+                if reason is not None:
+                    raise ValueError(f"{name} is set by the platform and cannot be configured: {reason}")
+    return value
+
+
+def _check_plain_env(value: dict[str, str]) -> dict[str, str]:
+    for name in value:
+        if name.startswith("AIRFLOW__"):
+            section_key = name.removeprefix("AIRFLOW__").lower().replace("__", ".", 1)
+            raise ValueError(
+                f"{name}: set Airflow options under airflowConfig (airflowConfig.{section_key}), where they are "
+                "checked and the same on every component"
+            )
+    return _check_env_names(value)
+
+
+class SecretKeyRef(_Model):
+    """One key of an existing Kubernetes Secret in the stack's namespace."""
+
+    secret: Annotated[str, Field(min_length=1)]
+    key: Annotated[str, Field(min_length=1)]
+
+
+class ServiceAccountSettings(_Model):
+    """The component's Kubernetes ServiceAccount (``airflow-<component>``), shared by both colours."""
+
+    create: bool = True
+    """Create it; false uses ``name``, which must exist."""
+    name: Annotated[str, Field(pattern=_DNS_LABEL)] | None = None
+    """An existing ServiceAccount to use (with ``create: false``); default ``airflow-<component>``."""
+    annotations: dict[str, str] = Field(default_factory=dict)
+    """E.g. ``eks.amazonaws.com/role-arn`` (IRSA) or ``iam.gke.io/gcp-service-account`` (Workload Identity)."""
+    automount_token: bool = False
+    """Mount the ServiceAccount's Kubernetes API token into pods; nothing here calls the Kubernetes API."""
+
+    @model_validator(mode="after")
+    def _name_when_not_created(self) -> ServiceAccountSettings:
+        if not self.create and self.name is None:
+            raise ValueError("with create: false, set name to the existing ServiceAccount to use")
+        return self
+
+
+class PodSettings(_Model):
+    """Placement and extra environment of one component's pods. Every key defaults to nothing."""
+
+    env: Annotated[dict[str, str], AfterValidator(_check_plain_env)] = Field(default_factory=dict)
+    """Extra plain environment variables (Airflow options go under ``airflowConfig``)."""
+    secret_env: Annotated[dict[str, SecretKeyRef], AfterValidator(_check_env_names)] = Field(default_factory=dict)
+    """Environment variables from keys of existing Secrets (``secretKeyRef``), e.g. ``AIRFLOW_CONN_*``."""
+    env_from_secrets: list[Annotated[str, Field(pattern=_DNS_LABEL)]] = Field(default_factory=list)
+    """Existing Secrets whose every key becomes a variable (``envFrom``)."""
+    pod_annotations: dict[str, str] = Field(default_factory=dict)
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    affinity: dict[str, Any] | None = None
+    """A Kubernetes ``Affinity`` object, as in a pod spec."""
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    topology_spread_constraints: list[dict[str, Any]] = Field(default_factory=list)
+
+    def over(self, base: PodSettings) -> PodSettings:
+        """``base`` with each key set here replacing its own."""
+        return base.model_copy(update={name: getattr(self, name) for name in self.model_fields_set})
+
+
+class ComponentSettings(PodSettings):
+    """A component's pods and its ServiceAccount."""
+
+    service_account: ServiceAccountSettings = ServiceAccountSettings()
+
+
+class ApiServerSettings(ComponentSettings):
+    """The API server's pods, ServiceAccount and PodDisruptionBudget."""
+
+    disruption_budget: DisruptionBudget = Field(default_factory=lambda: DisruptionBudget(max_unavailable=1))
+    """Per colour; 1 lets a drain take one API server at a time."""
+
+
+class Component(StrEnum):
+    """The platform's workloads, each with its own settings and ServiceAccount."""
+
+    API_SERVER = "apiServer"
+    """The API server (Airflow 3) or webserver (Airflow 2) of each colour."""
+    SCHEDULER = "scheduler"
+    TRIGGERER = "triggerer"
+    DAG_PROCESSOR = "dagProcessor"
+    WORKERS = "workers"
+    """Every worker pool (a pool's ``pod`` overrides) and the canary worker."""
+    MIGRATION = "migration"
+    """The metadata migration Jobs and the admin-user Job."""
+    PROBES = "probes"
+    """The smoke-test, post-promotion and scale-down-delay Jobs."""
+    REDIS = "redis"
+
+    @property
+    def label(self) -> str:
+        """The ``app.kubernetes.io/component``-style name used in object names (``airflow-dag-processor``)."""
+        return re.sub(r"(?<!^)(?=[A-Z])", "-", self.value).lower()
+
+
+class Components(_Model):
+    """Settings per component; see :class:`Component`."""
+
+    api_server: ApiServerSettings = ApiServerSettings()
+    scheduler: ComponentSettings = ComponentSettings()
+    triggerer: ComponentSettings = ComponentSettings()
+    dag_processor: ComponentSettings = ComponentSettings()
+    workers: ComponentSettings = ComponentSettings()
+    migration: ComponentSettings = ComponentSettings()
+    probes: ComponentSettings = ComponentSettings()
+    redis: ComponentSettings = ComponentSettings()
+
+    def of(self, component: Component) -> ComponentSettings:
+        """The settings of ``component``."""
+        settings: ComponentSettings = getattr(self, re.sub(r"(?<!^)(?=[A-Z])", "_", component.value).lower())
+        return settings
+
+
+class AuthManager(StrEnum):
+    """Who logs users in to the UI and REST API."""
+
+    FAB = "fab"
+    """Airflow's Flask-AppBuilder auth manager: users and roles in the metadata database, so the same login
+    works on every API server replica and both colours. The platform creates the admin user."""
+    SIMPLE = "simple"
+    """Airflow's simple auth manager: development only (passwords generated per pod, lost on restart)."""
+
+    @property
+    def class_path(self) -> str:
+        """The ``[core] auth_manager`` value."""
+        if self is AuthManager.FAB:
+            return "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
+        return "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
+
+
+class AdminUser(_Model):
+    """The admin user the admin-user Job creates (FAB); its password is the ``adminPassword`` secret."""
+
+    username: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@-]+$")] = "admin"
+    email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")] = "admin@example.com"
+    first_name: Annotated[str, Field(min_length=1)] = "Airflow"
+    last_name: Annotated[str, Field(min_length=1)] = "Admin"
+
+
+class Auth(_Model):
+    """Login to the UI and REST API."""
+
+    manager: AuthManager = AuthManager.FAB
+    admin: AdminUser = AdminUser()
+
+
+class DnsPeer(_Model):
+    """Where the cluster DNS runs."""
+
+    namespace: Annotated[str, Field(pattern=_DNS_LABEL)] = "kube-system"
+    port: int = Field(default=53, ge=1, le=65535)
+
+
+class MetadataDbPeer(_Model):
+    """Where the metadata database is, for egress rules."""
+
+    cidrs: list[str] = Field(default_factory=lambda: ["0.0.0.0/0"], min_length=1)
+    port: int = Field(default=5432, ge=1, le=65535)
+
+    @field_validator("cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a CIDR block like 10.0.0.0/16") from None
+        return value
+
+
+_HTTPS_ANYWHERE: list[dict[str, Any]] = [{"ports": [{"protocol": "TCP", "port": 443}]}]
+
+
+class NetworkPolicies(_Model):
+    """Default deny in the namespace, then exactly what each component needs."""
+
+    enabled: bool = True
+    dns: DnsPeer = DnsPeer()
+    metadata_db: MetadataDbPeer = MetadataDbPeer()
+    api_server_ingress_from: list[dict[str, Any]] = Field(default_factory=lambda: [{"namespaceSelector": {}}])
+    """Peers (NetworkPolicyPeer objects) besides this platform's pods that may reach the API servers on 8080:
+    default any pod of the cluster (e.g. an ingress controller)."""
+    egress: dict[Component, list[dict[str, Any]]] = Field(
+        default_factory=lambda: {Component.WORKERS: list(_HTTPS_ANYWHERE), Component.API_SERVER: list(_HTTPS_ANYWHERE)}
+    )
+    """Extra egress rules (NetworkPolicyEgressRule objects) per component: default HTTPS anywhere for workers
+    (tasks call services) and API servers (remote task logs)."""
+
+
+class IngressRoute(_Model):
+    """An Ingress for one Service."""
+
+    host: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
+    tls_secret: Annotated[str, Field(pattern=_DNS_LABEL)] | None = None
+    """A TLS Secret for the host; without it the Ingress serves plain HTTP."""
+
+
+class Ingress(_Model):
+    """Off by default. An Ingress for the active Service (and, optionally, the preview Service)."""
+
+    enabled: bool = False
+    host: Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")] | None = None
+    tls_secret: Annotated[str, Field(pattern=_DNS_LABEL)] | None = None
+    class_name: str | None = None
+    """The IngressClass; default the cluster's default class."""
+    path: Annotated[str, Field(pattern=r"^/([^\s]*[^/\s])?$")] = "/"
+    """The URL path Airflow is served under; also in ``[api] base_url``."""
+    annotations: dict[str, str] = Field(default_factory=dict)
+    preview: IngressRoute | None = None
+
+    @model_validator(mode="after")
+    def _host_when_enabled(self) -> Ingress:
+        if self.enabled and self.host is None:
+            raise ValueError("an enabled ingress needs host (e.g. airflow.example.com)")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        """``[api] base_url``: what browsers use to reach the active colour."""
+        scheme = "https" if self.tls_secret else "http"
+        return f"{scheme}://{self.host}{'' if self.path == '/' else self.path}/"
+
+
+class ClusterAutoscaler(_Model):
+    """What the platform assumes of the cluster autoscaler."""
+
+    graceful_termination_seconds: int = Field(default=600, ge=0)
+    """Its ``--max-graceful-termination-sec`` (default 600): pools whose longest task is longer are marked
+    ``safe-to-evict: "false"``."""
+
+
 class WorkerPool(_Model):
     """A Celery worker pool: its own Deployment consuming the listed queues in each colour."""
 
@@ -195,6 +543,14 @@ class WorkerPool(_Model):
     resources: Resources = _resources("500m", "1Gi", "1", "2Gi")
     disruption_budget: DisruptionBudget = DisruptionBudget()
     autoscaling: Autoscaling | None = None
+    pod: PodSettings | None = None
+    """Placement and environment of this pool's workers; each key set here replaces the one of
+    ``components.workers``."""
+    safe_to_evict: bool | None = None
+    """Whether the cluster autoscaler may evict a worker; default: not when longestTaskSeconds exceeds
+    clusterAutoscaler.gracefulTerminationSeconds (the autoscaler would kill the task)."""
+
+    _merge_resources = field_validator("resources", mode="before")(merge_resources_over_default)
 
     @model_validator(mode="after")
     def _grace_covers_longest_task(self) -> WorkerPool:
@@ -228,6 +584,10 @@ class RedisConfig(_Model):
     image: str = "redis:7.4.2-alpine"
     persistence: Persistence = Persistence()
     resources: Resources = _resources("100m", "256Mi", "500m", "512Mi")
+    disruption_budget: DisruptionBudget = Field(default_factory=lambda: DisruptionBudget(max_unavailable=0))
+    """Redis is one pod holding the queues: by default a drain waits until an operator moves it."""
+
+    _merge_resources = field_validator("resources", mode="before")(merge_resources_over_default)
 
 
 class ComponentResources(_Model):
@@ -238,6 +598,10 @@ class ComponentResources(_Model):
     dag_processor: Resources = _resources("250m", "512Mi", "1", "1Gi")
     triggerer: Resources = _resources("250m", "512Mi", "1", "1Gi")
     migration: Resources = _resources("250m", "512Mi", "1", "1Gi")
+
+    _merge_resources = field_validator(
+        "api_server", "scheduler", "dag_processor", "triggerer", "migration", mode="before"
+    )(merge_resources_over_default)
 
 
 PULUMI_TIMEOUT_MARGIN_SECONDS = 120
@@ -262,6 +626,8 @@ class SmokeTest(_Model):
     pulumi_timeout_seconds: int | None = Field(default=None, ge=1)
     """How long `pulumi up` waits for the Job; default timeoutSeconds + 120."""
     resources: Resources = _resources("100m", "256Mi", "500m", "512Mi")
+
+    _merge_resources = field_validator("resources", mode="before")(merge_resources_over_default)
 
     @model_validator(mode="after")
     def _timeouts(self) -> SmokeTest:
@@ -356,7 +722,16 @@ class StackConfig(_Model):
     schema_registry: str = "schemas"
     """Folder of the schema registry, relative to the project root."""
     keda_namespace: Annotated[str, Field(pattern=_DNS_LABEL)] = "keda"
-    """Namespace of the KEDA operator, admitted to Redis when a pool autoscales with KEDA."""
+    """Namespace of the KEDA operator. Unused since KEDA reads task counts from the metadata database."""
+    airflow_config: AirflowOptions = Field(default_factory=dict)
+    """Airflow options for both colours: ``{section: {key: value}}`` -> ``AIRFLOW__SECTION__KEY``."""
+    auth: Auth = Auth()
+    components: Components = Components()
+    image_pull_secrets: list[Annotated[str, Field(pattern=_DNS_LABEL)]] = Field(default_factory=list)
+    """Secrets (docker-registry type) every pod pulls its image with."""
+    network_policies: NetworkPolicies = NetworkPolicies()
+    ingress: Ingress = Ingress()
+    cluster_autoscaler: ClusterAutoscaler = ClusterAutoscaler()
 
     @field_validator("releases")
     @classmethod
@@ -379,3 +754,39 @@ class StackConfig(_Model):
                 )
             seen.add(pool.name)
         return value
+
+    @model_validator(mode="after")
+    def _simple_auth_on_airflow_3(self) -> StackConfig:
+        if self.auth.manager is AuthManager.SIMPLE:
+            older = [c.value for c, r in self.releases.items() if r.airflow_major < 3]
+            if older:
+                raise ValueError(
+                    f"auth.manager simple is Airflow 3's development manager; releases {', '.join(older)} run "
+                    "Airflow 2: use fab"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _base_url_owned_with_ingress(self) -> StackConfig:
+        if not self.ingress.enabled:
+            return self
+        layers = [("airflowConfig", self.airflow_config)]
+        layers += [(f"releases.{c.value}.airflowConfig", r.airflow_config) for c, r in self.releases.items()]
+        for where, options in layers:
+            if "base_url" in options.get("api", {}) or "base_url" in options.get("webserver", {}):
+                raise ValueError(
+                    f"{where}: base_url is set by the platform while ingress.enabled is true "
+                    "(from ingress.host and ingress.path); remove it"
+                )
+        return self
+
+    def pool_settings(self, pool: WorkerPool) -> PodSettings:
+        """A pool's pod settings: ``components.workers`` with the pool's own ``pod`` keys over it."""
+        base = self.components.workers
+        return pool.pod.over(base) if pool.pod is not None else base
+
+    def safe_to_evict(self, pool: WorkerPool) -> bool:
+        """False when the cluster autoscaler's grace would cut the pool's longest task short."""
+        if pool.safe_to_evict is not None:
+            return pool.safe_to_evict
+        return pool.longest_task_seconds <= self.cluster_autoscaler.graceful_termination_seconds

@@ -21,7 +21,7 @@ import pulumi
 from pulumi.runtime import config as runtime_config
 from pydantic import BaseModel, ValidationError
 
-from infra.config import StackConfig
+from infra.config import AuthManager, StackConfig
 from infra.errors import ConfigError, ConfigProblem
 
 PROJECT = "pipeline-platform"
@@ -35,6 +35,8 @@ class SecretKey:
     key: str
     description: str
     example: str
+    needed: Callable[[StackConfig], bool] = lambda config: True
+    """Whether a config needs it (checked only when the config parsed; otherwise it is assumed needed)."""
 
 
 SECRET_KEYS: tuple[SecretKey, ...] = (
@@ -50,6 +52,12 @@ SECRET_KEYS: tuple[SecretKey, ...] = (
         "$(python -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(32)).decode())')",
     ),
     SecretKey("apiSecretKey", "secret key that signs Airflow API/webserver sessions", "$(openssl rand -hex 32)"),
+    SecretKey(
+        "adminPassword",
+        "password of the Airflow admin user (auth.manager: fab)",
+        "$(openssl rand -base64 24)",
+        needed=lambda config: config.auth.manager is AuthManager.FAB,
+    ),
 )
 
 
@@ -61,6 +69,8 @@ class StackSecrets:
     metadata_db_connection: pulumi.Output[str]
     fernet_key: pulumi.Output[str]
     api_secret_key: pulumi.Output[str]
+    admin_password: pulumi.Output[str] | None = None
+    """Set when the config uses the FAB auth manager."""
 
 
 def load_stack(
@@ -81,7 +91,9 @@ def load_stack(
         parsed = StackConfig.model_validate(plain)
     except ValidationError as error:
         problems.extend(problems_from_validation(error))
-    problems.extend(_secret_problems(raw))
+    problems.extend(_secret_problems(raw, parsed))
+    if parsed is not None:
+        problems.extend(_keda_problems(parsed, str(raw.get("metadataDbConnection") or "")))
     if parsed is not None and more_checks is not None:
         problems.extend(more_checks(parsed))
     if problems or parsed is None:
@@ -92,6 +104,7 @@ def load_stack(
         metadata_db_connection=config.require_secret("metadataDbConnection"),
         fernet_key=config.require_secret("fernetKey"),
         api_secret_key=config.require_secret("apiSecretKey"),
+        admin_password=config.require_secret("adminPassword") if parsed.auth.manager is AuthManager.FAB else None,
     )
     return parsed, secrets
 
@@ -124,9 +137,11 @@ def _is_secret(key: str) -> bool:
     return runtime_config.is_config_secret(full_key) or full_key in runtime_config.get_config_secret_keys_env()
 
 
-def _secret_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
+def _secret_problems(raw: Mapping[str, Any], parsed: StackConfig | None) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     for secret in SECRET_KEYS:
+        if parsed is not None and not secret.needed(parsed):
+            continue
         how = f"`pulumi config set --secret {secret.key} {secret.example}`"
         if secret.key not in raw or raw[secret.key] in (None, ""):
             problems.append(ConfigProblem(secret.key, f"is required ({secret.description}); set it with {how}"))
@@ -140,6 +155,21 @@ def _secret_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     return problems
 
 
+def _keda_problems(config: StackConfig, db_url: str) -> list[ConfigProblem]:
+    # KEDA's trigger counts task instances with PostgreSQL SQL (the metadata database); the value is not echoed.
+    if not db_url.startswith("mysql"):
+        return []
+    return [
+        ConfigProblem(
+            f"workerPools[{index}].autoscaling",
+            "kind keda counts running and queued task instances in the metadata database with PostgreSQL's "
+            "scaler, but metadataDbConnection is MySQL; use kind: hpa",
+        )
+        for index, pool in enumerate(config.worker_pools)
+        if pool.autoscaling is not None and pool.autoscaling.kind == "keda"
+    ]
+
+
 def _secret_value_problem(key: str, value: str) -> str | None:
     if key == "fernetKey":
         try:
@@ -150,6 +180,11 @@ def _secret_value_problem(key: str, value: str) -> str | None:
         return "is not a Fernet key (32 bytes, url-safe base64 encoded)"
     if key == "metadataDbConnection" and not value.startswith(("postgresql", "mysql")):
         return "is not a PostgreSQL or MySQL SQLAlchemy URL (postgresql+psycopg2://user:pass@host/db)"
+    if key == "redisPassword" and (set(value) & {'"', "\\", "\n", "\r"} or value != value.strip()):
+        # Redis reads it from a config file on standard input (never its command line), as a quoted string.
+        return "must not contain double quotes, backslashes, line breaks or leading/trailing spaces"
+    if key == "adminPassword" and len(value) < 12:
+        return "is shorter than 12 characters"
     return None
 
 

@@ -24,16 +24,21 @@ from pathlib import Path
 import pulumi
 import pulumi_kubernetes as k8s
 
+from infra.admin_user import AdminUser
 from infra.airflow_flavor import AirflowFlavor
 from infra.airflow_release import AirflowRelease
+from infra.color_context import ColorContext
 from infra.config import AfterFlip, Color, StackConfig
 from infra.config_loader import StackSecrets
 from infra.image import AirflowImage
+from infra.ingress import RouterIngress
 from infra.labels import PART_OF
+from infra.network_policies import NetworkPolicies
 from infra.post_promotion import PostPromotionCheck, ScaleDownDelay
 from infra.redis_broker import REDIS_PORT, RedisBroker
 from infra.router import Router
 from infra.schedulers import AirflowSchedulers
+from infra.service_accounts import ServiceAccounts
 from infra.smoke_test import SmokeTest
 from infra.worker_pool import BrokerAccess
 
@@ -99,15 +104,16 @@ def declare_platform(
                 },
             )
         )
-    uses_keda = any(pool.autoscaling and pool.autoscaling.kind == "keda" for pool in config.worker_pools)
+    in_namespace = pulumi.ResourceOptions(depends_on=namespace_deps)
+    # Pods reference their ServiceAccounts by name: the accounts exist before any pod is created.
+    namespace_deps = [*namespace_deps, ServiceAccounts("service-accounts", config, INSTANCE, opts=in_namespace)]
+    if config.network_policies.enabled:
+        NetworkPolicies("network-policies", config, INSTANCE, opts=in_namespace)
     redis = RedisBroker(
         "redis",
-        config=config.redis,
-        namespace=config.namespace,
+        config=config,
         password=secrets.redis_password,
         instance=INSTANCE,
-        rollout=config.rollout,
-        keda_namespace=config.keda_namespace if uses_keda else None,
         opts=pulumi.ResourceOptions(depends_on=namespace_deps),
     )
     platform.redis_endpoint = f"{redis.host}:{REDIS_PORT}"
@@ -120,16 +126,15 @@ def declare_platform(
     # canary: the live colour's during a flip, the active colour's otherwise.
     scheduler_at_smoke = live if flipping and live is not None else active
 
+    contexts = {color: ColorContext(config, color, INSTANCE, platform.images[color]) for color in Color}
+
     def release(color: Color, depends_on: list[pulumi.Resource]) -> AirflowRelease:
         return AirflowRelease(
             f"{color.value}",
-            config=config,
-            color=color,
-            image=platform.images[color],
+            context=contexts[color],
             secrets=secrets,
             broker=BrokerAccess(redis.host, REDIS_PORT, color.broker_db, redis.password_secret_name),
-            instance=INSTANCE,
-            canary_broker_secret=f"{INSTANCE}-{scheduler_at_smoke.value}-airflow",
+            canary_broker_secret=contexts[scheduler_at_smoke].env_secret_name,
             # Depending on a component waits for all of its children.
             opts=pulumi.ResourceOptions(depends_on=depends_on),
         )
@@ -139,14 +144,18 @@ def declare_platform(
 
     def schedulers(depends_on: list[pulumi.Resource]) -> AirflowSchedulers:
         return AirflowSchedulers(
-            "schedulers",
-            config=config,
-            color=active,
-            image=platform.images[active],
-            env=candidate.env,
-            env_secret_name=candidate.env_secret_name,
-            instance=INSTANCE,
-            opts=pulumi.ResourceOptions(depends_on=depends_on),
+            "schedulers", context=contexts[active], opts=pulumi.ResourceOptions(depends_on=depends_on)
+        )
+
+    # The admin user lives in the shared metadata database: created once FAB's tables exist (the migration).
+    admin: AdminUser | None = None
+    if secrets.admin_password is not None:
+        admin = AdminUser(
+            "admin-user",
+            context=contexts[active],
+            password=secrets.admin_password,
+            api_secret_key=secrets.api_secret_key,
+            opts=pulumi.ResourceOptions(depends_on=[candidate.migration.job]),
         )
 
     # Without a flip the canary needs the (only) scheduler to be this colour's, so it comes first.
@@ -159,16 +168,20 @@ def declare_platform(
     platform.smoke_target = router_names[1] if flipping else candidate.api_service_name
     smoke = SmokeTest(
         "smoke-test",
-        config=config.smoke_test,
+        config=config,
         candidate=active,
         candidate_image=platform.images[active],
         airflow_major=config.releases[active].airflow_major,
         candidate_secret_name=candidate.env_secret_name,
         target_service=platform.smoke_target,
-        namespace=config.namespace,
         instance=INSTANCE,
+        admin_secret_name=admin.secret_name if admin is not None else None,
         opts=pulumi.ResourceOptions(
-            depends_on=[candidate, *([platform.schedulers] if platform.schedulers is not None else [])]
+            depends_on=[
+                candidate,
+                *([platform.schedulers] if platform.schedulers is not None else []),
+                *([admin] if admin is not None else []),
+            ]
         ),
     )
 
@@ -189,18 +202,27 @@ def declare_platform(
         opts=pulumi.ResourceOptions(depends_on=namespace_deps),
     )
 
+    if config.ingress.enabled:
+        RouterIngress(
+            "ingress",
+            config=config.ingress,
+            namespace=config.namespace,
+            instance=INSTANCE,
+            services=router_names,
+            opts=pulumi.ResourceOptions(depends_on=namespace_deps),
+        )
+
     # The schedulers move only once traffic has: the old colour's scheduler exits before the new one starts.
     if platform.schedulers is None:
         platform.schedulers = schedulers([platform.router.active_service, candidate.migration.job])
 
     check = PostPromotionCheck(
         "post-promotion",
-        config=config.post_promotion,
+        config=config,
         active=active,
         image=platform.images[active],
         airflow_major=config.releases[active].airflow_major,
         active_service=platform.router.active_service_name,
-        namespace=config.namespace,
         instance=INSTANCE,
         opts=pulumi.ResourceOptions(depends_on=[platform.router.active_service, platform.schedulers]),
     )
@@ -208,10 +230,9 @@ def declare_platform(
     if config.after_flip is AfterFlip.SCALE_DOWN and config.scale_down_delay_seconds > 0:
         delay = ScaleDownDelay(
             "scale-down-delay",
-            seconds=config.scale_down_delay_seconds,
+            config=config,
             promoted=active,
             image=platform.images[active],
-            namespace=config.namespace,
             instance=INSTANCE,
             opts=pulumi.ResourceOptions(depends_on=[check]),
         )

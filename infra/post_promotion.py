@@ -17,9 +17,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.airflow_flavor import AirflowFlavor
-from infra.config import PULUMI_TIMEOUT_MARGIN_SECONDS, Color, ComputeAmounts, Resources
-from infra.config import PostPromotion as PostPromotionConfig
+from infra.config import PULUMI_TIMEOUT_MARGIN_SECONDS, Color, Component, ComputeAmounts, Resources, StackConfig
 from infra.labels import standard_labels
+from infra.pod_settings import pod_metadata, pod_spec
 from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
 from infra.smoke_test import probe_job
 from infra.timeouts import wait_up_to
@@ -45,12 +45,11 @@ class PostPromotionCheck(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: PostPromotionConfig,
+        config: StackConfig,
         active: Color,
         image: pulumi.Input[str],
         airflow_major: int,
         active_service: str,
-        namespace: str,
         instance: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -61,6 +60,7 @@ class PostPromotionCheck(pulumi.ComponentResource):
             {"name": "HEALTHY", "value": ",".join(promoted_components(airflow_major))},
         ]
         self.job = probe_job(
+            config,
             f"{name}-job",
             self,
             f"{instance}-post-promotion-check",
@@ -68,11 +68,11 @@ class PostPromotionCheck(pulumi.ComponentResource):
             active,
             image,
             active_service,
-            namespace,
+            config.namespace,
             instance,
             env,
-            config.timeout_seconds,
-            config.pulumi_timeout,
+            config.post_promotion.timeout_seconds,
+            config.post_promotion.pulumi_timeout,
             _SMALL,
         )
         self.register_outputs({"jobName": self.job.metadata.name})
@@ -86,16 +86,28 @@ class ScaleDownDelay(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        seconds: int,
+        config: StackConfig,
         promoted: Color,
         image: pulumi.Input[str],
-        namespace: str,
         instance: str,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("pipeline-platform:index:ScaleDownDelay", name, None, opts)
         labels = standard_labels("airflow", "scale-down-delay", instance, promoted)
+        seconds, namespace = config.scale_down_delay_seconds, config.namespace
         deadline = seconds + 60
+        container: k8s.core.v1.ContainerArgsDict = {
+            "name": "wait",
+            # The promoted colour's image is on the nodes already; any image with sleep works.
+            "image": image,
+            "command": ["sleep", str(seconds)],
+            "env": [
+                {"name": "PROMOTED_COLOR", "value": promoted.value},
+                {"name": "SCALED_DOWN_COLOR", "value": promoted.other.value},
+            ],
+            "resources": resource_requirements(_SMALL),
+            "securityContext": container_security_context(read_only_root=True),
+        }
         self.job = k8s.batch.v1.Job(
             f"{name}-job",
             metadata={"name": f"{instance}-scale-down-delay", "namespace": namespace, "labels": labels},
@@ -103,26 +115,15 @@ class ScaleDownDelay(pulumi.ComponentResource):
                 "backoffLimit": 0,
                 "activeDeadlineSeconds": deadline,
                 "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "securityContext": pod_security_context(AIRFLOW_UID),
-                        "automountServiceAccountToken": False,
-                        "containers": [
-                            {
-                                "name": "wait",
-                                # The promoted colour's image is on the nodes already; any image with sleep works.
-                                "image": image,
-                                "command": ["sleep", str(seconds)],
-                                "env": [
-                                    {"name": "PROMOTED_COLOR", "value": promoted.value},
-                                    {"name": "SCALED_DOWN_COLOR", "value": promoted.other.value},
-                                ],
-                                "resources": resource_requirements(_SMALL),
-                                "securityContext": container_security_context(read_only_root=True),
-                            }
-                        ],
-                    },
+                    "metadata": pod_metadata(labels, config.components.probes),
+                    "spec": pod_spec(
+                        config,
+                        Component.PROBES,
+                        instance,
+                        [container],
+                        restartPolicy="Never",
+                        securityContext=pod_security_context(AIRFLOW_UID),
+                    ),
                 },
             },
             opts=pulumi.ResourceOptions(

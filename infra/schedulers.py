@@ -20,12 +20,16 @@ several schedulers of one version).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes as k8s
 
-from infra.airflow_flavor import AirflowFlavor, job_check_command
-from infra.config import Color, Resources, StackConfig
+from infra.airflow_flavor import job_check_command
+from infra.color_context import ColorContext
+from infra.config import Component, Resources
 from infra.labels import selector_labels, standard_labels
+from infra.pod_settings import env_from, extra_env, pod_metadata, pod_spec
 from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
 from infra.timeouts import wait_up_to
 
@@ -33,106 +37,93 @@ GRACE_PERIOD_SECONDS = 60
 """Time a stopping scheduler has to finish its loop; Recreate waits for it to exit before the next starts."""
 
 
+@dataclass(frozen=True)
+class SchedulingProcess:
+    """One of the three processes: its component, command, liveness job type, resources and replicas."""
+
+    component: Component
+    args: list[str]
+    job_type: str
+    resources: Resources
+    replicas: int
+
+
 class AirflowSchedulers(pulumi.ComponentResource):
-    """Scheduler, triggerer and DAG processor, running the ``color`` release (the active one)."""
+    """Scheduler, triggerer and DAG processor, running the ``context`` colour's release (the active one)."""
 
     deployments: dict[str, k8s.apps.v1.Deployment]
     replicas: dict[str, int]
 
-    def __init__(
-        self,
-        name: str,
-        config: StackConfig,
-        color: Color,
-        image: pulumi.Input[str],
-        env: list[k8s.core.v1.EnvVarArgsDict],
-        env_secret_name: str,
-        instance: str,
-        opts: pulumi.ResourceOptions | None = None,
-    ) -> None:
+    def __init__(self, name: str, context: ColorContext, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("pipeline-platform:index:AirflowSchedulers", name, None, opts)
-        release = config.releases[color]
-        flavor = AirflowFlavor(release.airflow_major)
-        resources = config.airflow_resources
+        self._name, self._context = name, context
+        resources = context.config.airflow_resources
         # Airflow 2 parses DAGs inside the scheduler: its DAG processor Deployment stays at zero.
-        processes: list[tuple[str, list[str], str, Resources, int]] = [
-            ("scheduler", ["airflow", "scheduler"], "SchedulerJob", resources.scheduler, 1),
-            ("triggerer", ["airflow", "triggerer"], "TriggererJob", resources.triggerer, 1),
-            (
-                "dag-processor",
+        standalone = 1 if context.flavor.standalone_dag_processor else 0
+        processes = [
+            SchedulingProcess(Component.SCHEDULER, ["airflow", "scheduler"], "SchedulerJob", resources.scheduler, 1),
+            SchedulingProcess(Component.TRIGGERER, ["airflow", "triggerer"], "TriggererJob", resources.triggerer, 1),
+            SchedulingProcess(
+                Component.DAG_PROCESSOR,
                 ["airflow", "dag-processor"],
                 "DagProcessorJob",
                 resources.dag_processor,
-                1 if flavor.standalone_dag_processor else 0,
+                standalone,
             ),
         ]
-        self.deployments = {}
-        self.replicas = {}
-        for component, args, job_type, amounts, replicas in processes:
-            self.replicas[component] = replicas
-            self.deployments[component] = self._deployment(
-                name, config, color, image, env, env_secret_name, instance, component, args, job_type, amounts, replicas
-            )
-        self.register_outputs({"replicas": self.replicas, "color": color.value})
+        self.deployments, self.replicas = {}, {}
+        for process in processes:
+            self.replicas[process.component.label] = process.replicas
+            self.deployments[process.component.label] = self._deployment(process)
+        self.register_outputs({"replicas": self.replicas, "color": context.color.value})
 
-    def _deployment(
-        self,
-        name: str,
-        config: StackConfig,
-        color: Color,
-        image: pulumi.Input[str],
-        env: list[k8s.core.v1.EnvVarArgsDict],
-        env_secret_name: str,
-        instance: str,
-        component: str,
-        args: list[str],
-        job_type: str,
-        amounts: Resources,
-        replicas: int,
-    ) -> k8s.apps.v1.Deployment:
-        release = config.releases[color]
-        labels = standard_labels("airflow", component, instance, color, version=release.airflow_version)
+    def _deployment(self, process: SchedulingProcess) -> k8s.apps.v1.Deployment:
+        c = self._context
+        component = process.component.label
+        settings = c.config.components.of(process.component)
+        labels = standard_labels("airflow", component, c.instance, c.color, version=c.airflow_version)
+        container: k8s.core.v1.ContainerArgsDict = {
+            "name": component,
+            "image": c.image,
+            "args": process.args,
+            "env": [*c.env, *extra_env(settings)],
+            "envFrom": env_from(settings, c.env_secret_name),
+            "livenessProbe": {
+                "exec": {"command": job_check_command(process.job_type)},
+                "initialDelaySeconds": 60,
+                "periodSeconds": 60,
+                "timeoutSeconds": 30,
+                "failureThreshold": 5,
+            },
+            "resources": resource_requirements(process.resources),
+            "securityContext": container_security_context(read_only_root=False),
+        }
         return k8s.apps.v1.Deployment(
-            f"{name}-{component}",
-            metadata={"name": f"{instance}-{component}", "namespace": config.namespace, "labels": labels},
+            f"{self._name}-{component}",
+            metadata={"name": f"{c.instance}-{component}", "namespace": c.namespace, "labels": labels},
             spec={
-                "replicas": replicas,
+                "replicas": process.replicas,
                 # The old pod is gone before the new one is created: never two, not even during a flip.
                 "strategy": {"type": "Recreate"},
-                "progressDeadlineSeconds": config.rollout.progress_deadline_seconds,
+                "progressDeadlineSeconds": c.rollout.progress_deadline_seconds,
                 # No colour here: the selector is immutable, and the same Deployment serves both colours.
                 "selector": {"matchLabels": selector_labels("airflow", component)},
                 "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "securityContext": pod_security_context(AIRFLOW_UID),
-                        "automountServiceAccountToken": False,
-                        "terminationGracePeriodSeconds": GRACE_PERIOD_SECONDS,
-                        "containers": [
-                            {
-                                "name": component,
-                                "image": image,
-                                "args": args,
-                                "env": env,
-                                "envFrom": [{"secretRef": {"name": env_secret_name}}],
-                                "livenessProbe": {
-                                    "exec": {"command": job_check_command(job_type)},
-                                    "initialDelaySeconds": 60,
-                                    "periodSeconds": 60,
-                                    "timeoutSeconds": 30,
-                                    "failureThreshold": 5,
-                                },
-                                "resources": resource_requirements(amounts),
-                                "securityContext": container_security_context(read_only_root=False),
-                            }
-                        ],
-                    },
+                    "metadata": pod_metadata(labels, settings),
+                    "spec": pod_spec(
+                        c.config,
+                        process.component,
+                        c.instance,
+                        [container],
+                        securityContext=pod_security_context(AIRFLOW_UID),
+                        terminationGracePeriodSeconds=GRACE_PERIOD_SECONDS,
+                    ),
                 },
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
                 # Should the object itself ever need replacing, delete the old one first: never two.
                 delete_before_replace=True,
-                custom_timeouts=wait_up_to(config.rollout.pulumi_timeout),
+                custom_timeouts=wait_up_to(c.rollout.pulumi_timeout),
             ),
         )

@@ -14,9 +14,13 @@ plus Airflow itself to sign its REST API token. Its settings come from the envir
                        report (task states, log tail) is printed before Kubernetes kills the pod
 ``POLL_SECONDS``       seconds between polls (default 5)
 
-The REST API token is signed with the platform's JWT secret (``AIRFLOW__API_AUTH__JWT_SECRET``, from the
-colour's Secret) by Airflow's own configured auth manager, for a ``USER``-role user of Airflow's default
-simple auth manager: allowed to read, unpause and trigger DAGs and read task logs, nothing more.
+``ADMIN_USERNAME``     with ``ADMIN_PASSWORD`` (the FAB auth manager): the credentials exchanged for a REST API
+                       token at ``POST /auth/token``, as any API client logs in
+
+The REST API token comes from, in order: ``API_TOKEN`` if set; ``POST {BASE_URL}/auth/token`` with
+``ADMIN_USERNAME``/``ADMIN_PASSWORD`` (FAB, the platform's admin user); else it is signed with the platform's
+JWT secret (``AIRFLOW__API_AUTH__JWT_SECRET``, from the colour's Secret) by Airflow's configured auth manager,
+for a ``USER``-role user of the development simple auth manager (read, unpause and trigger DAGs, read logs).
 
 Exit codes: 0 passed, 1 failed (the reason, task states and log tails on standard error).
 """
@@ -100,10 +104,24 @@ def wait_healthy(base: str, path: str, components: list[str], deadline: float, p
         time.sleep(poll)
 
 
+def login_token(base: str, username: str, password: str) -> str:
+    """A REST API token from the auth manager's login endpoint (``POST /auth/token``, FAB and simple alike)."""
+    status, text = call("POST", f"{base}/auth/token", body={"username": username, "password": password})
+    if status not in (200, 201):
+        raise ProbeFailed(f"logging in as {username!r} at {base}/auth/token failed: HTTP {status}: {text[:200]}")
+    try:
+        token = json.loads(text)["access_token"]
+    except (ValueError, KeyError, TypeError):
+        raise ProbeFailed(f"{base}/auth/token answered without an access_token: {text[:200]!r}") from None
+    return str(token)
+
+
 def api_token(env: Mapping[str, str]) -> str:
-    """A token for the REST API, signed by the configured auth manager with the platform's JWT secret."""
+    """A token for the REST API: given, from a login with the admin credentials, or signed (simple manager)."""
     if env.get("API_TOKEN"):
         return env["API_TOKEN"]
+    if env.get("ADMIN_PASSWORD"):
+        return login_token(env["BASE_URL"].rstrip("/"), env.get("ADMIN_USERNAME", "admin"), env["ADMIN_PASSWORD"])
     try:
         from airflow.api_fastapi.app import create_auth_manager
         from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
@@ -114,7 +132,7 @@ def api_token(env: Mapping[str, str]) -> str:
     except Exception as error:
         raise ProbeFailed(
             f"cannot sign an API token with the configured auth manager ({type(error).__name__}: {error}); "
-            "the smoke test supports Airflow's simple auth manager, or set API_TOKEN"
+            "without admin credentials the smoke test signs tokens for the simple auth manager only"
         ) from None
     return token
 

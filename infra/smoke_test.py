@@ -15,15 +15,16 @@ import pulumi_kubernetes as k8s
 
 from infra.airflow_flavor import API_PORT, AirflowFlavor
 from infra.canary import canary_dag_id
-from infra.config import Color, Resources
-from infra.config import SmokeTest as SmokeTestConfig
+from infra.config import AuthManager, Color, Component, Resources, StackConfig
 from infra.labels import standard_labels
+from infra.pod_settings import extra_env, pod_metadata, pod_spec
 from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
 from infra.smoke_probe import source
 from infra.timeouts import wait_up_to
 
 
 def probe_job(
+    config: StackConfig,
     resource_name: str,
     parent: pulumi.Resource,
     object_name: str,
@@ -44,6 +45,25 @@ def probe_job(
     Job (delete, then create: its name is fixed) and the probe runs again.
     """
     labels = standard_labels("airflow", component, instance, color)
+    settings = config.components.probes
+    container: k8s.core.v1.ContainerArgsDict = {
+        "name": component,
+        "image": image,
+        "command": ["python", "-c", source()],
+        "env": [
+            {
+                "name": "BASE_URL",
+                "value": f"http://{target_service}.{namespace}.svc.cluster.local:{API_PORT}",
+            },
+            {"name": "TIMEOUT_SECONDS", "value": str(deadline_seconds)},
+            {"name": "CANDIDATE_COLOR", "value": color.value},
+            {"name": "CANDIDATE_IMAGE", "value": image},
+            *env,
+            *extra_env(settings),
+        ],
+        "resources": resource_requirements(resources),
+        "securityContext": container_security_context(read_only_root=False),
+    }
     return k8s.batch.v1.Job(
         resource_name,
         metadata={"name": object_name, "namespace": namespace, "labels": labels},
@@ -51,31 +71,15 @@ def probe_job(
             "backoffLimit": 0,
             "activeDeadlineSeconds": deadline_seconds,
             "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "securityContext": pod_security_context(AIRFLOW_UID),
-                    "automountServiceAccountToken": False,
-                    "containers": [
-                        {
-                            "name": component,
-                            "image": image,
-                            "command": ["python", "-c", source()],
-                            "env": [
-                                {
-                                    "name": "BASE_URL",
-                                    "value": f"http://{target_service}.{namespace}.svc.cluster.local:{API_PORT}",
-                                },
-                                {"name": "TIMEOUT_SECONDS", "value": str(deadline_seconds)},
-                                {"name": "CANDIDATE_COLOR", "value": color.value},
-                                {"name": "CANDIDATE_IMAGE", "value": image},
-                                *env,
-                            ],
-                            "resources": resource_requirements(resources),
-                            "securityContext": container_security_context(read_only_root=False),
-                        }
-                    ],
-                },
+                "metadata": pod_metadata(labels, settings),
+                "spec": pod_spec(
+                    config,
+                    Component.PROBES,
+                    instance,
+                    [container],
+                    restartPolicy="Never",
+                    securityContext=pod_security_context(AIRFLOW_UID),
+                ),
             },
         },
         opts=pulumi.ResourceOptions(
@@ -92,16 +96,17 @@ class SmokeTest(pulumi.ComponentResource):
     def __init__(
         self,
         name: str,
-        config: SmokeTestConfig,
+        config: StackConfig,
         candidate: Color,
         candidate_image: pulumi.Input[str],
         airflow_major: int,
         candidate_secret_name: str,
         target_service: str,
-        namespace: str,
         instance: str,
+        admin_secret_name: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``admin_secret_name``: with the FAB auth manager, the Secret whose credentials get an API token."""
         super().__init__("pipeline-platform:index:SmokeTest", name, None, opts)
         flavor = AirflowFlavor(airflow_major)
         env: list[k8s.core.v1.EnvVarArgsDict] = [
@@ -112,15 +117,12 @@ class SmokeTest(pulumi.ComponentResource):
             env += [
                 {"name": "MODE", "value": "canary"},
                 {"name": "DAG_ID", "value": canary_dag_id(candidate)},
-                # Only what signing an API token needs, not the colour's whole connections Secret.
-                *(
-                    {"name": variable, "valueFrom": {"secretKeyRef": {"name": candidate_secret_name, "key": variable}}}
-                    for variable in flavor.secret_key_variables
-                ),
+                *self._token_env(config, candidate_secret_name, admin_secret_name, flavor.secret_key_variables),
             ]
         else:
             env.append({"name": "MODE", "value": "health"})
         self.job = probe_job(
+            config,
             f"{name}-job",
             self,
             f"{instance}-smoke-test",
@@ -128,11 +130,30 @@ class SmokeTest(pulumi.ComponentResource):
             candidate,
             candidate_image,
             target_service,
-            namespace,
+            config.namespace,
             instance,
             env,
-            config.timeout_seconds,
-            config.pulumi_timeout,
-            config.resources,
+            config.smoke_test.timeout_seconds,
+            config.smoke_test.pulumi_timeout,
+            config.smoke_test.resources,
         )
         self.register_outputs({"jobName": self.job.metadata.name})
+
+    @staticmethod
+    def _token_env(
+        config: StackConfig, candidate_secret: str, admin_secret: str | None, key_variables: list[str]
+    ) -> list[k8s.core.v1.EnvVarArgsDict]:
+        """Only what getting an API token needs, never the colour's whole connections Secret.
+
+        FAB: the admin user's credentials, exchanged at ``/auth/token``. Simple (development): the API signing
+        keys, to sign a token as the simple auth manager does.
+        """
+        if config.auth.manager is AuthManager.FAB and admin_secret is not None:
+            return [
+                {"name": "ADMIN_USERNAME", "valueFrom": {"secretKeyRef": {"name": admin_secret, "key": "username"}}},
+                {"name": "ADMIN_PASSWORD", "valueFrom": {"secretKeyRef": {"name": admin_secret, "key": "password"}}},
+            ]
+        return [
+            {"name": variable, "valueFrom": {"secretKeyRef": {"name": candidate_secret, "key": variable}}}
+            for variable in key_variables
+        ]

@@ -23,6 +23,7 @@ SECRETS = {
     "metadataDbConnection": "postgresql+psycopg2://airflow:test-db-password-91c2@metadata-db:5432/airflow",
     "fernetKey": base64.urlsafe_b64encode(b"test-fernet-key-0123456789abcdef").decode(),
     "apiSecretKey": "test-api-secret-key-5d0e",
+    "adminPassword": "test-admin-password-3b8e",
 }
 
 

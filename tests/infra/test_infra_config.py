@@ -126,7 +126,9 @@ def test_should_report_schema_reference_and_secret_problems_together() -> None:
     assert [problem.key for problem in raised.value.problems] == ["apiSecretKey", "releases.green.schemas.users"]
 
 
-@pytest.mark.parametrize("secret", ["redisPassword", "metadataDbConnection", "fernetKey", "apiSecretKey"])
+@pytest.mark.parametrize(
+    "secret", ["redisPassword", "metadataDbConnection", "fernetKey", "apiSecretKey", "adminPassword"]
+)
 def test_should_require_each_secret_to_be_a_pulumi_secret(secret: str) -> None:
     with pytest.raises(ConfigError) as raised:
         run_stack(base_config(), plain_secrets=(secret,))
@@ -144,6 +146,7 @@ def test_should_require_missing_secrets_with_the_command_that_sets_them() -> Non
         "metadataDbConnection",
         "fernetKey",
         "apiSecretKey",
+        "adminPassword",
     ]
     assert "set it with `pulumi config set --secret redisPassword" in str(raised.value)
 

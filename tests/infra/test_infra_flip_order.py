@@ -189,19 +189,27 @@ def test_should_read_its_own_broker_once_the_flip_is_recorded() -> None:
     )
 
 
-def test_should_trigger_the_candidate_canary_dag_with_a_token_signed_by_the_platform_secret(
-    green_flip_run: ProgramRun,
-) -> None:
+def test_should_trigger_the_candidate_canary_dag_logged_in_as_the_admin_user(green_flip_run: ProgramRun) -> None:
     job = green_flip_run.find(*SMOKE)
     assert env_entry(job, "MODE")["value"] == "canary"
     assert env_entry(job, "DAG_ID")["value"] == "platform_canary_green"
     assert container(job)["image"] == green_flip_run.outputs["images"]["green"]
     assert container(job)["command"][:2] == ["python", "-c"]
     assert "def run_canary(" in container(job)["command"][2]
+    for variable, key in (("ADMIN_USERNAME", "username"), ("ADMIN_PASSWORD", "password")):
+        assert env_entry(job, variable)["valueFrom"] == {"secretKeyRef": {"name": "airflow-admin", "key": key}}
+    # Only the admin credentials: the Job never gets the database or broker connections, nor the signing keys.
+    assert "envFrom" not in container(job)
+    assert not [e for e in container(job)["env"] if e["name"].startswith("AIRFLOW__")]
+
+
+def test_should_sign_the_smoke_test_token_with_the_platform_secret_under_the_simple_auth_manager() -> None:
+    run = run_stack(base_config(activeColor="green", auth={"manager": "simple"}), live="blue")
+    job = run.find(*SMOKE)
     assert env_entry(job, "AIRFLOW__API_AUTH__JWT_SECRET")["valueFrom"] == {
         "secretKeyRef": {"name": "airflow-green-airflow", "key": "AIRFLOW__API_AUTH__JWT_SECRET"}
     }
-    # Only the signing keys: the Job never gets the database or broker connections.
+    assert "ADMIN_PASSWORD" not in {e["name"] for e in container(job)["env"]}
     assert "envFrom" not in container(job)
 
 

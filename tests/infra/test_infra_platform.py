@@ -187,22 +187,6 @@ def test_should_leave_replicas_to_an_hpa_and_target_the_pool_deployment() -> Non
     assert run.outputs["workerReplicas"]["blue"]["default"] is None
 
 
-def test_should_scale_a_keda_pool_on_its_own_colour_queues() -> None:
-    config = base_config()
-    config["workerPools"][1]["autoscaling"] = {"kind": "keda", "minReplicas": 0, "maxReplicas": 5}
-    run = run_stack(config)
-    scaled = run.find("ScaledObject", "airflow-green-worker-etl")
-    triggers = scaled["spec"]["triggers"]
-    assert [t["metadata"]["listName"] for t in triggers] == ["etl", "backfill"]
-    assert {t["metadata"]["databaseIndex"] for t in triggers} == {"1"}
-    assert (
-        run.find("TriggerAuthentication", "airflow-green-worker-etl-redis")["spec"]["secretTargetRef"][0]["name"]
-        == "airflow-redis-auth"
-    )
-    ingress = run.find("NetworkPolicy", "airflow-redis-ingress")["spec"]["ingress"][0]["from"]
-    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}} in ingress
-
-
 def test_should_drop_the_idle_autoscaler_when_the_idle_colour_is_scaled_down() -> None:
     config = base_config(afterFlip="scaleDown")
     config["workerPools"][0]["autoscaling"] = {"kind": "hpa", "minReplicas": 2, "maxReplicas": 6}
@@ -211,26 +195,6 @@ def test_should_drop_the_idle_autoscaler_when_the_idle_colour_is_scaled_down() -
     with pytest.raises(KeyError):
         run.find("HorizontalPodAutoscaler", "airflow-green-worker-default")
     assert run.find("Deployment", "airflow-green-worker-default")["spec"]["replicas"] == 0
-
-
-def test_should_admit_only_airflow_pods_to_redis(blue_run: ProgramRun) -> None:
-    policy = blue_run.find("NetworkPolicy", "airflow-redis-ingress")["spec"]
-    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "redis"
-    assert policy["ingress"] == [
-        {
-            "from": [
-                {
-                    "podSelector": {
-                        "matchLabels": {
-                            "app.kubernetes.io/name": "airflow",
-                            "app.kubernetes.io/part-of": "pipeline-platform",
-                        }
-                    }
-                }
-            ],
-            "ports": [{"protocol": "TCP", "port": 6379}],
-        }
-    ]
 
 
 def test_should_persist_redis_with_appendonly_when_enabled() -> None:

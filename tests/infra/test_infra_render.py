@@ -80,7 +80,12 @@ def test_should_render_keda_objects_with_the_fields_keda_requires(rendered: dict
         assert doc["apiVersion"] == "keda.sh/v1alpha1"
         if doc["kind"] == "ScaledObject":
             assert doc["spec"]["scaleTargetRef"]["name"].startswith("airflow-")
-            assert all(t["type"] == "redis" and t["authenticationRef"]["name"] for t in doc["spec"]["triggers"])
+            assert all(
+                t["type"] == "postgresql" and t["authenticationRef"]["name"] and t["metadata"]["query"]
+                for t in doc["spec"]["triggers"]
+            )
+        else:
+            assert doc["spec"]["secretTargetRef"][0]["parameter"] == "connection"
 
 
 def test_should_write_one_file_per_object_named_by_kind_and_name(rendered: dict[str, Path]) -> None:
@@ -108,14 +113,14 @@ def test_should_print_a_summary_and_exit_0(tmp_path: Path, capsys: pytest.Captur
     code = main(["--stack", "prod", "--out", str(tmp_path / "out"), "--project-dir", str(ROOT)])
     printed = capsys.readouterr().out
     assert code == EXIT_RENDERED
-    assert "rendered 43 Kubernetes objects for stack 'prod'" in printed
+    assert "rendered 63 Kubernetes objects for stack 'prod'" in printed
     assert "active colour: blue (live colour: none)" in printed
     assert "  Deployment                    14" in printed
     assert "  reporting                      2 / 2" in printed
     assert "  default                     auto / auto" in printed
     assert (
-        "secrets replaced by render placeholders: redisPassword, metadataDbConnection, fernetKey, apiSecretKey"
-        in printed
+        "secrets replaced by render placeholders: redisPassword, metadataDbConnection, fernetKey, apiSecretKey, "
+        "adminPassword" in printed
     )
 
 
@@ -210,4 +215,4 @@ def test_should_run_as_the_documented_command_from_a_fresh_process(tmp_path: Pat
     )
     assert completed.returncode == 0, completed.stderr
     assert "active colour: blue (live colour: none)" in completed.stdout
-    assert len(list((tmp_path / "out").glob("*.yaml"))) == 29
+    assert len(list((tmp_path / "out").glob("*.yaml"))) == 51

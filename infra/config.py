@@ -761,7 +761,7 @@ class StackConfig(_Model):
             older = [c.value for c, r in self.releases.items() if r.airflow_major < 3]
             if older:
                 raise ValueError(
-                    f"auth.manager simple is Airflow 3's development manager; releases {', '.join(older)} run "
+                    f"auth.manager: simple is Airflow 3's development manager; releases {', '.join(older)} run "
                     "Airflow 2: use fab"
                 )
         return self

@@ -1,10 +1,11 @@
 """The engine-time flip guard: a resource hook that re-checks the flip just before the router Service moves.
 
 The program's gate (:func:`infra.gate.enforce_flip`) decides from config. This hook decides from what the
-engine is about to do: the router Service's *old* inputs (the selector colour and schema versions actually
-deployed) against its *new* inputs. It runs ``before_update`` on the active Service, on preview and on
-`pulumi up`, so a flip the program's gate could not see (an unknown live colour, an edited old release)
-is still refused before any traffic moves.
+engine is about to do: an object's *old* inputs (the colour and schema versions actually deployed) against its
+*new* inputs. It runs ``before_update``, on preview and on `pulumi up`, on every object that follows the active
+colour: the active router Service and the scheduler, triggerer and DAG processor Deployments. So a flip the
+program's gate could not see (an unknown live colour, an edited old release) is refused before traffic moves
+and before the schedulers change colour, whichever of them the engine reaches first.
 """
 
 from __future__ import annotations
@@ -28,13 +29,20 @@ class FlipGuardError(pulumi.RunError):
 
 
 def selected_color(inputs: Mapping[str, Any], which: str) -> Color:
-    """The colour a router Service's inputs select."""
+    """The colour an object that follows the active colour points at.
+
+    The router Service selects it (``spec.selector``); the scheduler, triggerer and DAG processor Deployments
+    run it (``spec.template.metadata.labels``).
+    """
+    spec = inputs.get("spec") if isinstance(inputs, Mapping) else None
     try:
+        if isinstance(spec, Mapping) and "template" in spec:
+            return Color(spec["template"]["metadata"]["labels"][COLOR_LABEL])
         return Color(inputs["spec"]["selector"][COLOR_LABEL])
     except (KeyError, TypeError, ValueError) as error:
         raise FlipGuardError(
-            f"flip guard: the {which} router Service inputs have no valid spec.selector.{COLOR_LABEL} "
-            f"({error!r}); refusing to move traffic without knowing which colour it leaves"
+            f"flip guard: the {which} inputs have no valid {COLOR_LABEL} in spec.selector or the pod template "
+            f"({error!r}); refusing to move to another colour without knowing which colour it leaves"
         ) from None
 
 
@@ -47,7 +55,7 @@ def declared_schemas(inputs: Mapping[str, Any], color: Color, which: str) -> dic
         return {str(subject): int(version) for subject, version in parsed.items()}
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise FlipGuardError(
-            f"flip guard: the {which} router Service inputs have no readable metadata.annotations[{key!r}] "
+            f"flip guard: the {which} inputs have no readable metadata.annotations[{key!r}] "
             f"({error!r}); the schema versions of {color.value} are unknown, so the flip cannot be checked. "
             "Deploy once without changing activeColor to record them, then flip."
         ) from None
@@ -80,5 +88,8 @@ def make_flip_guard(registry_dir: Path) -> Callable[[pulumi.ResourceHookArgs], N
 
 
 def flip_guard_hook(registry_dir: Path) -> pulumi.ResourceHook:
-    """The registered hook; it also runs on preview so `pulumi preview` shows a refusal early."""
+    """The registered hook; it also runs on preview so `pulumi preview` shows a refusal early.
+
+    Make it once per program run and bind that one hook to every object that follows the active colour.
+    """
     return pulumi.ResourceHook(HOOK_NAME, make_flip_guard(registry_dir), pulumi.ResourceHookOptions(on_dry_run=True))

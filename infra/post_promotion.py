@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 from infra.airflow_flavor import AirflowFlavor
 from infra.config import PULUMI_TIMEOUT_MARGIN_SECONDS, Color, Component, ComputeAmounts, Resources, StackConfig
 from infra.labels import standard_labels
-from infra.pod_settings import pod_metadata, pod_spec
+from infra.pod_settings import env_from, extra_env, pod_metadata, pod_spec
 from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
 from infra.smoke_test import probe_job
 from infra.timeouts import wait_up_to
@@ -104,10 +104,13 @@ class ScaleDownDelay(pulumi.ComponentResource):
             "env": [
                 {"name": "PROMOTED_COLOR", "value": promoted.value},
                 {"name": "SCALED_DOWN_COLOR", "value": promoted.other.value},
+                *extra_env(config.components.probes),
             ],
             "resources": resource_requirements(_SMALL),
             "securityContext": container_security_context(read_only_root=True),
         }
+        if config.components.probes.env_from_secrets:
+            container["envFrom"] = env_from(config.components.probes)
         self.job = k8s.batch.v1.Job(
             f"{name}-job",
             metadata={"name": f"{instance}-scale-down-delay", "namespace": namespace, "labels": labels},

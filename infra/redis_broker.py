@@ -7,7 +7,7 @@ import pulumi_kubernetes as k8s
 
 from infra.config import Component, StackConfig
 from infra.labels import selector_labels, standard_labels
-from infra.pod_settings import extra_env, pod_metadata, pod_spec
+from infra.pod_settings import env_from, extra_env, pod_metadata, pod_spec
 from infra.security import REDIS_UID, container_security_context, pod_security_context, resource_requirements
 from infra.timeouts import wait_up_to
 
@@ -124,6 +124,8 @@ class RedisBroker(pulumi.ComponentResource):
             "securityContext": container_security_context(read_only_root=True),
             "volumeMounts": [{"name": "data", "mountPath": "/data"}],
         }
+        if settings.env_from_secrets:
+            container["envFrom"] = env_from(settings)
         rollout = self._stack.rollout
         return k8s.apps.v1.Deployment(
             f"{self._name}-redis",

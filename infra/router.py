@@ -18,7 +18,6 @@ import pulumi_kubernetes as k8s
 
 from infra.airflow_flavor import API_PORT
 from infra.config import Color
-from infra.flip_guard import flip_guard_hook
 from infra.labels import ACTIVE_COLOR_ANNOTATION, SCHEMAS_ANNOTATION_PREFIX, selector_labels, standard_labels
 
 
@@ -50,7 +49,7 @@ class Router(pulumi.ComponentResource):
         schemas: Mapping[Color, Mapping[str, int]],
         namespace: str,
         instance: str,
-        registry_dir: Path,
+        flip_guard: pulumi.ResourceHook,
         candidate_ready: Sequence[pulumi.Resource],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -76,7 +75,7 @@ class Router(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=list(candidate_ready),
-                hooks=pulumi.ResourceHookBinding(before_update=[flip_guard_hook(registry_dir)]),
+                hooks=pulumi.ResourceHookBinding(before_update=[flip_guard]),
             ),
         )
         k8s.core.v1.Service(

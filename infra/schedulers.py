@@ -54,9 +54,15 @@ class AirflowSchedulers(pulumi.ComponentResource):
     deployments: dict[str, k8s.apps.v1.Deployment]
     replicas: dict[str, int]
 
-    def __init__(self, name: str, context: ColorContext, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        context: ColorContext,
+        flip_guard: pulumi.ResourceHook,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("pipeline-platform:index:AirflowSchedulers", name, None, opts)
-        self._name, self._context = name, context
+        self._name, self._context, self._flip_guard = name, context, flip_guard
         resources = context.config.airflow_resources
         # Airflow 2 parses DAGs inside the scheduler: its DAG processor Deployment stays at zero.
         standalone = 1 if context.flavor.standalone_dag_processor else 0
@@ -100,7 +106,13 @@ class AirflowSchedulers(pulumi.ComponentResource):
         }
         return k8s.apps.v1.Deployment(
             f"{self._name}-{component}",
-            metadata={"name": f"{c.instance}-{component}", "namespace": c.namespace, "labels": labels},
+            metadata={
+                "name": f"{c.instance}-{component}",
+                "namespace": c.namespace,
+                "labels": labels,
+                # The flip guard's record of the schema versions this Deployment runs (old inputs: the live ones).
+                "annotations": schemas_annotation(c.color, c.config.releases[c.color].schemas),
+            },
             spec={
                 "replicas": process.replicas,
                 # The old pod is gone before the new one is created: never two, not even during a flip.
@@ -125,5 +137,8 @@ class AirflowSchedulers(pulumi.ComponentResource):
                 # Should the object itself ever need replacing, delete the old one first: never two.
                 delete_before_replace=True,
                 custom_timeouts=wait_up_to(c.rollout.pulumi_timeout),
+                # A colour change here is a flip: the engine re-checks it from the real old and new inputs, so
+                # the schedulers never move to a colour that traffic may not move to.
+                hooks=pulumi.ResourceHookBinding(before_update=[self._flip_guard]),
             ),
         )

@@ -17,7 +17,7 @@ from infra.airflow_flavor import API_PORT, AirflowFlavor
 from infra.canary import canary_dag_id
 from infra.config import AuthManager, Color, Component, Resources, StackConfig
 from infra.labels import standard_labels
-from infra.pod_settings import extra_env, pod_metadata, pod_spec
+from infra.pod_settings import env_from, extra_env, pod_metadata, pod_spec
 from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
 from infra.smoke_probe import source
 from infra.timeouts import wait_up_to
@@ -64,6 +64,9 @@ def probe_job(
         "resources": resource_requirements(resources),
         "securityContext": container_security_context(read_only_root=False),
     }
+    # Only what is configured: the probes never get the colour's connections Secret.
+    if settings.env_from_secrets:
+        container["envFrom"] = env_from(settings)
     return k8s.batch.v1.Job(
         resource_name,
         metadata={"name": object_name, "namespace": namespace, "labels": labels},

@@ -175,3 +175,25 @@ def run_stack(
     if live is not None:
         environment[ENV_VAR] = live
     return run_program(PROGRAM, stack, values, secret_keys, env=environment)
+
+
+def run_shipped_stack(stack: str, live: str = "none") -> ProgramRun:
+    """The shipped ``Pulumi.<stack>.yaml`` run as the offline render runs it (secrets as placeholders)."""
+    from infra.render import read_stack_input
+
+    stack_input = read_stack_input(ROOT, stack)
+    return run_program(stack_input.program, stack, stack_input.config, stack_input.secret_keys, env={ENV_VAR: live})
+
+
+def pod_templates(run: ProgramRun) -> list[tuple[str, dict[str, Any]]]:
+    """``(kind/name, pod template)`` of every Deployment and Job."""
+    return [
+        (f"{r.kind}/{r.object_name}", r.inputs["spec"]["template"])
+        for r in run.kubernetes_objects()
+        if r.kind in {"Deployment", "Job"}
+    ]
+
+
+def env_of(container: dict[str, Any]) -> dict[str, Any]:
+    """A container's env as name -> value (or valueFrom)."""
+    return {item["name"]: item.get("value", item.get("valueFrom")) for item in container.get("env", [])}

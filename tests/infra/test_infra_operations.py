@@ -1,0 +1,665 @@
+"""Operating what the platform deploys, as Airflow Helm-chart users expect: login, Airflow settings, Redis,
+cluster conventions (ServiceAccounts, placement, pull secrets, disruption budgets, NetworkPolicies), task logs,
+the autoscaling signal and the Ingress.
+
+Each behaviour is read from the objects the real program declares, for the shipped dev and prod stacks
+(``Pulumi.dev.yaml``, ``Pulumi.prod.yaml``) and for small variations of the test config.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from infra_fixtures import SECRETS, base_config, env_of, pod_templates, run_shipped_stack, run_stack
+
+from infra.admin_user import PASSWORD_HASH_ANNOTATION
+from infra.airflow_settings import OWNED_OPTIONS
+from infra.color_context import HOSTNAME_CALLABLE
+from infra.config import AuthManager
+from infra.errors import ConfigError
+from infra.mock_runtime import ProgramRun
+from infra.pod_settings import SAFE_TO_EVICT
+
+FAB = AuthManager.FAB.class_path
+SIMPLE = AuthManager.SIMPLE.class_path
+STACKS = ["dev", "prod"]
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict[str, ProgramRun]:
+    """The shipped dev and prod stacks, first deployment (blue active)."""
+    return {stack: run_shipped_stack(stack) for stack in STACKS}
+
+
+def container(template_or_object: dict[str, Any]) -> dict[str, Any]:
+    spec = template_or_object["spec"]
+    return (spec["template"]["spec"] if "template" in spec else spec)["containers"][0]
+
+
+def airflow_containers(run: ProgramRun) -> list[tuple[str, dict[str, Any]]]:
+    """Every container running Airflow with a colour's connections (API, schedulers, workers, migration...)."""
+    found = []
+    for where, template in pod_templates(run):
+        for each in template["spec"]["containers"]:
+            if any(
+                "secretRef" in source and source["secretRef"]["name"].endswith("-airflow")
+                for source in each.get("envFrom", [])
+            ):
+                found.append((where, each))
+    return found
+
+
+def refused(config: dict[str, Any], secrets: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as raised:
+        run_stack(config, secrets=secrets)
+    return str(raised.value)
+
+
+# --- 1. Login ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_should_log_every_airflow_process_in_through_fab_in_both_colours(
+    shipped: dict[str, ProgramRun], stack: str
+) -> None:
+    containers = airflow_containers(shipped[stack])
+    assert len(containers) >= 12
+    for where, each in containers:
+        assert env_of(each)["AIRFLOW__CORE__AUTH_MANAGER"] == FAB, where
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_should_create_the_admin_user_from_the_secret_after_the_migration_and_before_the_smoke_test(
+    shipped: dict[str, ProgramRun], stack: str
+) -> None:
+    run = shipped[stack]
+    job = run.find("Job", "airflow-admin-user")
+    env = env_of(container(job))
+    assert env["ADMIN_PASSWORD"] == {"secretKeyRef": {"name": "airflow-admin", "key": "password"}}
+    assert env["ADMIN_USERNAME"] == "admin"
+    assert "def ensure_admin(" in container(job)["command"][2]
+    assert run.find("Secret", "airflow-admin")["stringData"]["username"] == "admin"
+    assert run.object_waits_for(("Job", "airflow-admin-user"), ("Job", "airflow-blue-migrate"))
+    assert run.object_waits_for(("Job", "airflow-smoke-test"), ("Job", "airflow-admin-user"))
+
+
+def test_should_keep_the_admin_password_out_of_every_non_secret_object(blue_run: ProgramRun) -> None:
+    for resource in blue_run.kubernetes_objects():
+        if resource.kind != "Secret":
+            assert SECRETS["adminPassword"] not in repr(resource.inputs), resource.object_name
+    assert blue_run.find("Secret", "airflow-admin")["stringData"]["password"] == SECRETS["adminPassword"]
+
+
+@pytest.mark.parametrize(("password", "same"), [(SECRETS["adminPassword"], True), ("a-rotated-admin-password", False)])
+def test_should_rerun_the_admin_job_exactly_when_the_password_changes(
+    blue_run: ProgramRun, password: str, same: bool
+) -> None:
+    run = run_stack(base_config(), secrets={**SECRETS, "adminPassword": password})
+    before = blue_run.find("Job", "airflow-admin-user")["spec"]["template"]["metadata"]["annotations"]
+    after = run.find("Job", "airflow-admin-user")["spec"]["template"]["metadata"]["annotations"]
+    assert (before[PASSWORD_HASH_ANNOTATION] == after[PASSWORD_HASH_ANNOTATION]) is same
+    assert password not in after[PASSWORD_HASH_ANNOTATION]
+
+
+def test_should_use_the_development_auth_manager_only_when_configured_and_then_need_no_admin() -> None:
+    run = run_stack(
+        base_config(auth={"manager": "simple"}), secrets={k: v for k, v in SECRETS.items() if k != "adminPassword"}
+    )
+    for where, each in airflow_containers(run):
+        assert env_of(each)["AIRFLOW__CORE__AUTH_MANAGER"] == SIMPLE, where
+    with pytest.raises(KeyError):
+        run.find("Job", "airflow-admin-user")
+
+
+@pytest.mark.parametrize(
+    ("config", "secrets", "expected"),
+    [
+        (base_config(), {k: v for k, v in SECRETS.items() if k != "adminPassword"}, "adminPassword: is required"),
+        (base_config(), {**SECRETS, "adminPassword": "short"}, "adminPassword: is shorter than 12 characters"),
+        (
+            base_config(
+                auth={"manager": "simple"},
+                releases={
+                    **base_config()["releases"],
+                    "blue": {**base_config()["releases"]["blue"], "airflowVersion": "2.10.5"},
+                    "green": {**base_config()["releases"]["green"], "airflowVersion": "2.10.5"},
+                },
+            ),
+            None,
+            "  - auth.manager: simple is Airflow 3's development manager; releases blue, green run Airflow 2",
+        ),
+        (base_config(auth={"manager": "ldap"}), None, "auth.manager: must be one of 'fab' or 'simple'"),
+    ],
+)
+def test_should_refuse_a_login_setup_that_cannot_work(
+    config: dict[str, Any], secrets: dict[str, str] | None, expected: str
+) -> None:
+    assert expected in refused(config, secrets)
+
+
+# --- 2. Airflow settings -------------------------------------------------------------------------------------
+
+
+def test_should_render_stack_options_on_every_airflow_container_and_colour_options_on_that_colour() -> None:
+    config = base_config(airflowConfig={"core": {"parallelism": 64}, "api": {"expose_config": False}})
+    config["releases"]["green"]["airflowConfig"] = {"core": {"parallelism": 8}, "logging": {"logging_level": "DEBUG"}}
+    run = run_stack(config)
+    for where, each in airflow_containers(run):
+        env = env_of(each)
+        green = "green" in where or env["PIPELINE_PLATFORM_COLOR"] == "green"
+        assert env["AIRFLOW__CORE__PARALLELISM"] == ("8" if green else "64"), where
+        assert env["AIRFLOW__API__EXPOSE_CONFIG"] == "False", where
+        assert ("AIRFLOW__LOGGING__LOGGING_LEVEL" in env) is green, where
+
+
+def test_should_let_options_override_platform_defaults_that_are_not_owned() -> None:
+    run = run_stack(base_config(airflowConfig={"core": {"load_examples": True}, "operators": {"default_queue": "etl"}}))
+    env = env_of(container(run.find("Deployment", "airflow-scheduler")))
+    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "True"
+    assert env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] == "etl"
+
+
+@pytest.mark.parametrize(
+    ("section", "key"), [*OWNED_OPTIONS, ("database", "sql_alchemy_conn_cmd"), ("core", "fernet_key_secret")]
+)
+def test_should_refuse_an_option_the_platform_owns_and_say_why(section: str, key: str) -> None:
+    message = refused(base_config(airflowConfig={section: {key: "x"}}))
+    assert f"airflowConfig: {section}.{key} is set by the platform and cannot be configured: " in message
+
+
+def test_should_refuse_owned_options_per_colour_and_in_extra_environment() -> None:
+    config = base_config(
+        components={
+            "workers": {"env": {"AIRFLOW__CORE__PARALLELISM": "4"}},
+            "scheduler": {"secretEnv": {"AIRFLOW__CORE__EXECUTOR": {"secret": "mine", "key": "executor"}}},
+        }
+    )
+    config["releases"]["green"]["airflowConfig"] = {"celery": {"broker_url": "redis://elsewhere"}}
+    message = refused(config)
+    assert "releases.green.airflowConfig: celery.broker_url is set by the platform" in message
+    assert (
+        "components.workers.env: AIRFLOW__CORE__PARALLELISM: set Airflow options under airflowConfig (airflowConfig.core.parallelism)"
+        in message
+    )
+    assert "components.scheduler.secretEnv: AIRFLOW__CORE__EXECUTOR is set by the platform" in message
+
+
+def test_should_refuse_base_url_while_the_ingress_sets_it() -> None:
+    message = refused(
+        base_config(
+            ingress={"enabled": True, "host": "airflow.example.com"}, airflowConfig={"api": {"base_url": "http://x/"}}
+        )
+    )
+    assert "airflowConfig: base_url is set by the platform while ingress.enabled is true" in message
+
+
+@pytest.mark.parametrize(
+    ("component", "objects"),
+    [
+        ("apiServer", [("Deployment", "airflow-blue-api-server"), ("Deployment", "airflow-green-api-server")]),
+        ("scheduler", [("Deployment", "airflow-scheduler")]),
+        ("triggerer", [("Deployment", "airflow-triggerer")]),
+        ("dagProcessor", [("Deployment", "airflow-dag-processor")]),
+        ("workers", [("Deployment", "airflow-blue-worker-default"), ("Deployment", "airflow-green-worker-etl")]),
+        ("migration", [("Job", "airflow-blue-migrate"), ("Job", "airflow-admin-user")]),
+        ("probes", [("Job", "airflow-smoke-test"), ("Job", "airflow-post-promotion-check")]),
+        ("redis", [("Deployment", "airflow-redis")]),
+    ],
+)
+def test_should_add_extra_env_and_secrets_to_the_component_only(component: str, objects: list[tuple[str, str]]) -> None:
+    settings = {
+        "env": {"TEAM": "data"},
+        "secretEnv": {"AIRFLOW_CONN_WAREHOUSE": {"secret": "warehouse", "key": "uri"}},
+        "envFromSecrets": ["smtp-credentials"],
+    }
+    run = run_stack(base_config(components={component: settings}))
+    for kind, name in objects:
+        each = container(run.find(kind, name))
+        env = env_of(each)
+        assert env["TEAM"] == "data", name
+        assert env["AIRFLOW_CONN_WAREHOUSE"] == {"secretKeyRef": {"name": "warehouse", "key": "uri"}}, name
+        assert {"secretRef": {"name": "smtp-credentials"}} in each.get("envFrom", []), name
+    labels = {
+        run.find(kind, name)["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+        for kind, name in objects
+    }
+    others = [t for _, t in pod_templates(run) if t["metadata"]["labels"]["app.kubernetes.io/component"] not in labels]
+    assert others and all("TEAM" not in env_of(c) for t in others for c in t["spec"]["containers"])
+
+
+# --- 3. Task logs --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_should_let_the_api_server_read_a_running_task_log_from_the_worker(
+    shipped: dict[str, ProgramRun], stack: str
+) -> None:
+    run = shipped[stack]
+    worker = container(run.find("Deployment", "airflow-blue-worker-default"))
+    # The task's hostname is the worker's pod IP, which needs no DNS, and the log server listens on 8793.
+    assert env_of(worker)["AIRFLOW__CORE__HOSTNAME_CALLABLE"] == HOSTNAME_CALLABLE
+    assert env_of(worker)["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"] == "8793"
+    assert {"name": "worker-logs", "containerPort": 8793} in worker["ports"]
+    policy = run.find("NetworkPolicy", "airflow-worker")["spec"]
+    assert policy["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8793}]
+    assert policy["ingress"][0]["from"][0]["podSelector"]["matchExpressions"][0]["values"] == [
+        "api-server",
+        "webserver",
+    ]
+    api_egress = run.find("NetworkPolicy", "airflow-api-server")["spec"]["egress"]
+    assert {"to": [{"podSelector": _airflow("worker")}], "ports": [{"protocol": "TCP", "port": 8793}]} in api_egress
+
+
+def test_should_ship_task_logs_to_gcs_in_prod_from_workers_and_read_them_from_the_api_server(
+    shipped: dict[str, ProgramRun],
+) -> None:
+    run = shipped["prod"]
+    for name in ("airflow-blue-worker-etl-heavy", "airflow-green-api-server"):
+        env = env_of(container(run.find("Deployment", name)))
+        assert env["AIRFLOW__LOGGING__REMOTE_LOGGING"] == "True"
+        assert env["AIRFLOW__LOGGING__REMOTE_BASE_LOG_FOLDER"] == "gs://example-data-platform-airflow-logs/prod"
+        assert env["AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"] == "google-cloud-platform://"
+    accounts = {c: run.find("ServiceAccount", f"airflow-{c}") for c in ("workers", "api-server")}
+    for account in accounts.values():
+        assert account["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].startswith("airflow-logs@")
+
+
+# --- 4. Scaling ----------------------------------------------------------------------------------------------
+
+
+def test_should_scale_a_keda_pool_on_its_running_and_queued_task_instances(shipped: dict[str, ProgramRun]) -> None:
+    run = shipped["prod"]
+    scaled = run.find("ScaledObject", "airflow-blue-worker-etl-heavy")["spec"]
+    assert scaled["minReplicaCount"] == 0 and scaled["maxReplicaCount"] == 8
+    (trigger,) = scaled["triggers"]
+    assert trigger["type"] == "postgresql"
+    assert trigger["metadata"] == {
+        "query": "SELECT ceil(COUNT(*)::decimal / 4) FROM task_instance "
+        "WHERE (state='running' OR state='queued') AND queue IN ('etl', 'backfill', 'versioning')",
+        "targetQueryValue": "1",
+    }
+    auth = run.find("TriggerAuthentication", "airflow-blue-worker-etl-heavy-db")["spec"]
+    assert auth == {
+        "secretTargetRef": [{"parameter": "connection", "name": "airflow-blue-airflow", "key": "KEDA_DB_CONN"}]
+    }
+
+
+def test_should_give_keda_the_database_url_without_the_sqlalchemy_driver() -> None:
+    config = base_config()
+    config["workerPools"][1]["autoscaling"] = {"kind": "keda", "minReplicas": 0, "maxReplicas": 5}
+    run = run_stack(config)
+    url = run.find("Secret", "airflow-blue-airflow")["stringData"]["KEDA_DB_CONN"]
+    assert url == SECRETS["metadataDbConnection"].replace("postgresql+psycopg2://", "postgresql://")
+    assert "tasks_per_replica" not in repr(run.find("ScaledObject", "airflow-blue-worker-etl"))
+    assert "/ 8)" in run.find("ScaledObject", "airflow-blue-worker-etl")["spec"]["triggers"][0]["metadata"]["query"]
+
+
+def test_should_autoscale_on_task_counts_only_in_the_active_colour(shipped: dict[str, ProgramRun]) -> None:
+    run = shipped["prod"]
+    with pytest.raises(KeyError):
+        run.find("ScaledObject", "airflow-green-worker-etl-heavy")
+    assert run.find("Deployment", "airflow-green-worker-etl-heavy")["spec"]["replicas"] == 2
+    # An HPA measures its own pods' CPU: it stays on the warm idle colour.
+    assert run.find("HorizontalPodAutoscaler", "airflow-green-worker-default")["spec"]["minReplicas"] == 4
+
+
+def test_should_refuse_keda_with_a_mysql_metadata_database() -> None:
+    config = base_config()
+    config["workerPools"][1]["autoscaling"] = {"kind": "keda", "minReplicas": 0, "maxReplicas": 5}
+    message = refused(config, {**SECRETS, "metadataDbConnection": "mysql+mysqldb://a:b@db/airflow"})
+    assert "workerPools[1].autoscaling: kind keda counts running and queued task instances" in message
+
+
+# --- 5. Redis ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_should_keep_the_redis_password_off_every_command_line(shipped: dict[str, ProgramRun], stack: str) -> None:
+    redis = container(shipped[stack].find("Deployment", "airflow-redis"))
+    for probe in ("readinessProbe", "livenessProbe"):
+        command = " ".join(redis[probe]["exec"]["command"])
+        assert "-a " not in command and "PASSWORD" not in command and "redis-cli ping" in command
+    assert env_of(redis)["REDISCLI_AUTH"] == {"secretKeyRef": {"name": "airflow-redis-auth", "key": "password"}}
+    # The server reads `requirepass` from a config on standard input (a here-document), not an argument.
+    script = redis["args"][0]
+    assert "--requirepass" not in script
+    assert script.startswith("exec redis-server ") and ' - <<EOF\nrequirepass "$REDIS_PASSWORD"\nEOF' in script
+
+
+@pytest.mark.parametrize(("stack", "max_unavailable"), [("dev", 0), ("prod", 0)])
+def test_should_protect_redis_with_a_disruption_budget(
+    shipped: dict[str, ProgramRun], stack: str, max_unavailable: int
+) -> None:
+    budget = shipped[stack].find("PodDisruptionBudget", "airflow-redis")["spec"]
+    assert budget == {
+        "maxUnavailable": max_unavailable,
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "redis", "app.kubernetes.io/component": "broker"}},
+    }
+
+
+@pytest.mark.parametrize("bad", ['pass"word', "back\\slash", " padded"])
+def test_should_refuse_a_redis_password_redis_cannot_read_from_its_config(bad: str) -> None:
+    message = refused(base_config(), {**SECRETS, "redisPassword": bad})
+    assert "redisPassword: must not contain double quotes, backslashes" in message
+    assert bad not in message
+
+
+# --- 6. Cluster conventions ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("stack", "pull_secrets"), [("dev", None), ("prod", [{"name": "registry-credentials"}])])
+def test_should_pull_every_image_with_the_configured_secrets(
+    shipped: dict[str, ProgramRun], stack: str, pull_secrets: list[dict[str, str]] | None
+) -> None:
+    for where, template in pod_templates(shipped[stack]):
+        assert template["spec"].get("imagePullSecrets") == pull_secrets, where
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_should_run_each_component_as_its_own_service_account_without_a_token(
+    shipped: dict[str, ProgramRun], stack: str
+) -> None:
+    run = shipped[stack]
+    expected = {
+        "Deployment/airflow-blue-api-server": "airflow-api-server",
+        "Deployment/airflow-scheduler": "airflow-scheduler",
+        "Deployment/airflow-triggerer": "airflow-triggerer",
+        "Deployment/airflow-dag-processor": "airflow-dag-processor",
+        "Deployment/airflow-green-worker-default": "airflow-workers",
+        "Deployment/airflow-blue-worker-canary": "airflow-workers",
+        "Job/airflow-blue-migrate": "airflow-migration",
+        "Job/airflow-admin-user": "airflow-migration",
+        "Job/airflow-smoke-test": "airflow-probes",
+        "Deployment/airflow-redis": "airflow-redis",
+    }
+    templates = dict(pod_templates(run))
+    for where, account in expected.items():
+        assert templates[where]["spec"]["serviceAccountName"] == account, where
+        assert run.find("ServiceAccount", account)["automountServiceAccountToken"] is False
+    for where, template in templates.items():
+        assert template["spec"]["automountServiceAccountToken"] is False, where
+
+
+def test_should_use_an_existing_service_account_and_mount_its_token_when_asked() -> None:
+    run = run_stack(
+        base_config(
+            components={
+                "scheduler": {"serviceAccount": {"create": False, "name": "platform-scheduler", "automountToken": True}}
+            }
+        )
+    )
+    spec = run.find("Deployment", "airflow-scheduler")["spec"]["template"]["spec"]
+    assert spec["serviceAccountName"] == "platform-scheduler" and spec["automountServiceAccountToken"] is True
+    with pytest.raises(KeyError):
+        run.find("ServiceAccount", "airflow-scheduler")
+
+
+PLACEMENT = {
+    "nodeSelector": {"pool": "airflow"},
+    "affinity": {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": "arch", "operator": "In", "values": ["amd64"]}]}]
+            }
+        }
+    },
+    "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "airflow", "effect": "NoSchedule"}],
+    "topologySpreadConstraints": [
+        {
+            "maxSkew": 1,
+            "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": {"app.kubernetes.io/component": "scheduler"}},
+        }
+    ],
+    "podAnnotations": {"example.com/team": "data"},
+}
+
+
+@pytest.mark.parametrize(
+    ("component", "where"),
+    [
+        ("apiServer", "Deployment/airflow-green-api-server"),
+        ("scheduler", "Deployment/airflow-scheduler"),
+        ("triggerer", "Deployment/airflow-triggerer"),
+        ("dagProcessor", "Deployment/airflow-dag-processor"),
+        ("workers", "Deployment/airflow-blue-worker-etl"),
+        ("migration", "Job/airflow-green-migrate"),
+        ("probes", "Job/airflow-post-promotion-check"),
+        ("redis", "Deployment/airflow-redis"),
+    ],
+)
+def test_should_place_each_component_as_configured(component: str, where: str) -> None:
+    run = run_stack(base_config(components={component: PLACEMENT}))
+    templates = dict(pod_templates(run))
+    spec = templates[where]["spec"]
+    assert spec["nodeSelector"] == PLACEMENT["nodeSelector"]
+    assert spec["affinity"] == PLACEMENT["affinity"]
+    assert spec["tolerations"] == PLACEMENT["tolerations"]
+    assert spec["topologySpreadConstraints"] == PLACEMENT["topologySpreadConstraints"]
+    assert templates[where]["metadata"]["annotations"]["example.com/team"] == "data"
+    assert sum("nodeSelector" in t["spec"] for t in templates.values()) < len(templates)
+
+
+def test_should_let_a_pool_replace_the_workers_placement_key_by_key(shipped: dict[str, ProgramRun]) -> None:
+    run = shipped["prod"]
+    heavy = run.find("Deployment", "airflow-blue-worker-etl-heavy")["spec"]["template"]["spec"]
+    default = run.find("Deployment", "airflow-blue-worker-default")["spec"]["template"]["spec"]
+    assert heavy["nodeSelector"] == {"cloud.google.com/gke-nodepool": "airflow-heavy"}
+    assert heavy["tolerations"][0]["value"] == "airflow-heavy"
+    assert default["nodeSelector"] == {"cloud.google.com/gke-nodepool": "airflow-workers"}
+    assert "tolerations" not in default
+    # Keys the pool does not set come from components.workers.
+    assert env_of(heavy["containers"][0])["AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT"] == "google-cloud-platform://"
+
+
+@pytest.mark.parametrize(
+    ("stack", "pool", "evictable"),
+    [
+        ("dev", "default", True),  # 300 s tasks: within the autoscaler's 600 s grace
+        ("prod", "default", False),  # 1800 s
+        ("prod", "etl-heavy", False),  # 7200 s
+        ("prod", "reporting", False),  # 900 s
+        ("prod", "canary", True),  # 60 s
+    ],
+)
+def test_should_forbid_autoscaler_eviction_of_pools_whose_tasks_outlive_its_grace(
+    shipped: dict[str, ProgramRun], stack: str, pool: str, evictable: bool
+) -> None:
+    template = shipped[stack].find("Deployment", f"airflow-blue-worker-{pool}")["spec"]["template"]
+    annotations = template["metadata"].get("annotations", {})
+    assert (annotations.get(SAFE_TO_EVICT) != "false") is evictable
+
+
+@pytest.mark.parametrize(("explicit", "annotated"), [(True, False), (False, True)])
+def test_should_follow_an_explicit_safe_to_evict(explicit: bool, annotated: bool) -> None:
+    config = base_config()
+    config["workerPools"][1]["safeToEvict"] = explicit  # longestTaskSeconds 3600
+    template = run_stack(config).find("Deployment", "airflow-blue-worker-etl")["spec"]["template"]
+    assert (SAFE_TO_EVICT in template["metadata"].get("annotations", {})) is annotated
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_should_protect_each_colour_api_server_with_a_disruption_budget(
+    shipped: dict[str, ProgramRun], stack: str, color: str
+) -> None:
+    budget = shipped[stack].find("PodDisruptionBudget", f"airflow-{color}-api-server")["spec"]
+    assert budget["maxUnavailable"] == 1
+    assert budget["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "airflow",
+        "app.kubernetes.io/component": "api-server",
+        "pipeline-platform.io/color": color,
+    }
+
+
+def _airflow(*components: str) -> dict[str, Any]:
+    selector: dict[str, Any] = {
+        "matchLabels": {"app.kubernetes.io/name": "airflow", "app.kubernetes.io/part-of": "pipeline-platform"}
+    }
+    if components:
+        selector["matchExpressions"] = [
+            {"key": "app.kubernetes.io/component", "operator": "In", "values": list(components)}
+        ]
+    return selector
+
+
+REDIS = {"matchLabels": {"app.kubernetes.io/name": "redis", "app.kubernetes.io/component": "broker"}}
+API = {"to": [{"podSelector": _airflow("api-server", "webserver")}], "ports": [{"protocol": "TCP", "port": 8080}]}
+TO_REDIS = {"to": [{"podSelector": REDIS}], "ports": [{"protocol": "TCP", "port": 6379}]}
+HTTPS = {"ports": [{"protocol": "TCP", "port": 443}]}
+
+
+def _database(cidr: str) -> dict[str, Any]:
+    return {"to": [{"ipBlock": {"cidr": cidr}}], "ports": [{"protocol": "TCP", "port": 5432}]}
+
+
+@pytest.mark.parametrize(("stack", "cidr"), [("dev", "0.0.0.0/0"), ("prod", "10.20.0.0/24")])
+@pytest.mark.parametrize(
+    ("policy", "egress"),
+    [
+        ("scheduler", ["db", TO_REDIS]),
+        ("triggerer", ["db", API]),
+        ("dag-processor", ["db", API]),
+        ("worker", ["db", TO_REDIS, API, HTTPS]),
+        ("migration", ["db"]),
+        ("probes", [API]),
+    ],
+)
+def test_should_allow_each_component_exactly_the_egress_it_needs(
+    shipped: dict[str, ProgramRun], stack: str, cidr: str, policy: str, egress: list[Any]
+) -> None:
+    spec = shipped[stack].find("NetworkPolicy", f"airflow-{policy}")["spec"]
+    assert spec["policyTypes"][-1] == "Egress"
+    assert spec["egress"] == [_database(cidr) if rule == "db" else rule for rule in egress]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_should_deny_everything_by_default_and_allow_dns_to_every_pod(
+    shipped: dict[str, ProgramRun], stack: str
+) -> None:
+    run = shipped[stack]
+    deny = run.find("NetworkPolicy", "airflow-default-deny")["spec"]
+    assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [], "egress": []}
+    dns = run.find("NetworkPolicy", "airflow-dns")["spec"]
+    assert dns["podSelector"] == {} and dns["policyTypes"] == ["Egress"]
+    assert dns["egress"][0]["to"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}
+    ]
+    assert {p["protocol"] for p in dns["egress"][0]["ports"]} == {"UDP", "TCP"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_should_admit_only_the_scheduler_and_workers_to_redis(shipped: dict[str, ProgramRun], stack: str) -> None:
+    spec = shipped[stack].find("NetworkPolicy", "airflow-redis")["spec"]
+    assert spec["podSelector"] == REDIS
+    assert spec["ingress"] == [
+        {"from": [{"podSelector": _airflow("scheduler", "worker")}], "ports": [{"protocol": "TCP", "port": 6379}]}
+    ]
+    assert spec["egress"] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_should_admit_platform_pods_and_the_configured_peers_to_the_api_servers(
+    shipped: dict[str, ProgramRun], stack: str
+) -> None:
+    spec = shipped[stack].find("NetworkPolicy", "airflow-api-server")["spec"]
+    assert spec["ingress"] == [
+        {"from": [{"podSelector": _airflow()}, {"namespaceSelector": {}}], "ports": [{"protocol": "TCP", "port": 8080}]}
+    ]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_should_cover_every_pod_with_an_egress_rule_for_what_it_talks_to(
+    shipped: dict[str, ProgramRun], stack: str
+) -> None:
+    """Every pod's component is selected by some component policy (besides default deny and DNS)."""
+    run = shipped[stack]
+    covered: set[str] = set()
+    for resource in run.kubernetes_objects():
+        if resource.kind == "NetworkPolicy" and resource.object_name not in {"airflow-default-deny", "airflow-dns"}:
+            selector = resource.inputs["spec"]["podSelector"]
+            for expression in selector.get("matchExpressions", []):
+                covered.update(expression["values"])
+            if "matchExpressions" not in selector and selector["matchLabels"].get("app.kubernetes.io/name") == "redis":
+                covered.add("broker")
+    components = {t["metadata"]["labels"]["app.kubernetes.io/component"] for _, t in pod_templates(run)}
+    # The scale-down delay only sleeps: default deny is all it needs.
+    assert components - covered <= {"scale-down-delay"}
+
+
+def test_should_declare_no_network_policy_when_disabled() -> None:
+    run = run_stack(base_config(networkPolicies={"enabled": False}))
+    assert not [r for r in run.kubernetes_objects() if r.kind == "NetworkPolicy"]
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (
+            base_config(networkPolicies={"metadataDb": {"cidrs": ["10.0.0.300/8"]}}),
+            "networkPolicies.metadataDb.cidrs: '10.0.0.300/8' is not a CIDR block",
+        ),
+        (base_config(imagePullSecrets=["Bad_Name"]), "imagePullSecrets[0]: must be a DNS label"),
+        (
+            base_config(components={"scheduler": {"serviceAccount": {"create": False}}}),
+            "components.scheduler.serviceAccount: with create: false, set name",
+        ),
+        (
+            base_config(components={"workers": {"env": {"PIPELINE_PLATFORM_COLOR": "red"}}}),
+            "components.workers.env: PIPELINE_PLATFORM_COLOR is set by the platform",
+        ),
+        (base_config(ingress={"enabled": True}), "ingress: an enabled ingress needs host"),
+    ],
+)
+def test_should_refuse_bad_cluster_settings_naming_the_key(config: dict[str, Any], expected: str) -> None:
+    assert expected in refused(config)
+
+
+# --- 7. Ingress ----------------------------------------------------------------------------------------------
+
+
+def test_should_declare_no_ingress_by_default(shipped: dict[str, ProgramRun]) -> None:
+    assert not [r for r in shipped["dev"].kubernetes_objects() if r.kind == "Ingress"]
+    assert "AIRFLOW__API__BASE_URL" not in env_of(
+        container(shipped["dev"].find("Deployment", "airflow-blue-api-server"))
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "host", "service", "tls"),
+    [
+        ("airflow-api", "airflow.example.com", "airflow-api", "airflow-example-com-tls"),
+        (
+            "airflow-api-preview",
+            "airflow-preview.example.com",
+            "airflow-api-preview",
+            "airflow-preview-example-com-tls",
+        ),
+    ],
+)
+def test_should_route_the_ingress_hosts_to_the_router_services(
+    shipped: dict[str, ProgramRun], name: str, host: str, service: str, tls: str
+) -> None:
+    spec = shipped["prod"].find("Ingress", name)["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    assert spec["tls"] == [{"hosts": [host], "secretName": tls}]
+    (rule,) = spec["rules"]
+    assert rule["host"] == host
+    assert rule["http"]["paths"] == [
+        {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": service, "port": {"number": 8080}}}}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ingress", "base_url"),
+    [
+        ({"enabled": True, "host": "airflow.example.com", "tlsSecret": "tls"}, "https://airflow.example.com/"),
+        ({"enabled": True, "host": "data.example.com", "path": "/airflow"}, "http://data.example.com/airflow/"),
+    ],
+)
+def test_should_set_base_url_from_the_ingress_on_both_colours(ingress: dict[str, Any], base_url: str) -> None:
+    run = run_stack(base_config(ingress=ingress))
+    for where, each in airflow_containers(run):
+        assert env_of(each)["AIRFLOW__API__BASE_URL"] == base_url, where

@@ -179,8 +179,8 @@ def test_should_refuse_owned_options_per_colour_and_in_extra_environment() -> No
     message = refused(config)
     assert "releases.green.airflowConfig: celery.broker_url is set by the platform" in message
     assert (
-        "components.workers.env: AIRFLOW__CORE__PARALLELISM: set Airflow options under airflowConfig (airflowConfig.core.parallelism)"
-        in message
+        "components.workers.env: AIRFLOW__CORE__PARALLELISM: set Airflow options under airflowConfig "
+        "(airflowConfig.core.parallelism)" in message
     )
     assert "components.scheduler.secretEnv: AIRFLOW__CORE__EXECUTOR is set by the platform" in message
 

@@ -1,4 +1,5 @@
-"""The BigQuery SQL of an incremental load: create the table if missing, then MERGE the deduplicated staging rows.
+"""The BigQuery SQL of an incremental load: create the table if missing, bring an existing table to the schema
+version in place where BigQuery can, stop with a message where it cannot, then MERGE the deduplicated staging rows.
 
 Identifiers are quoted by sqlglot's BigQuery dialect rather than by hand, so any column name BigQuery accepts
 is written correctly.
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlglot import exp
+
+from datapipe.bigquery_evolution import BigQueryChange, ChangeKind
 
 # The BigQuery JSON schema uses the legacy type names; DDL takes the standard ones.
 _DDL_TYPES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
@@ -25,17 +28,38 @@ def table_ref(project_id: str, dataset: str, table: str) -> str:
     return ".".join(quote(part) for part in (project_id, dataset, table))
 
 
-def column_ddl(field: dict[str, Any]) -> str:
-    """One column of a CREATE TABLE: name, type with its parameters, NOT NULL, description."""
+# BigQuery clusters on at most four columns, and not on FLOAT64 or BYTES ones.
+_CLUSTERABLE = {"INTEGER", "STRING", "NUMERIC", "BIGNUMERIC", "BOOLEAN", "DATE", "DATETIME", "TIMESTAMP"}
+MAX_CLUSTERING_COLUMNS = 4
+
+
+def string_literal(text: str) -> str:
+    """A BigQuery string literal."""
+    return exp.Literal.string(text).sql(dialect="bigquery")
+
+
+def ddl_type(field: dict[str, Any]) -> str:
+    """A column's type as DDL writes it: ``INT64``, ``NUMERIC(12, 2)``."""
     bq_type = _DDL_TYPES.get(field["type"], field["type"])
     if "precision" in field:
         bq_type += f"({field['precision']}, {field.get('scale', 0)})"
-    text = f"{quote(field['name'])} {bq_type}"
+    return str(bq_type)
+
+
+def column_ddl(field: dict[str, Any]) -> str:
+    """One column of a CREATE TABLE: name, type with its parameters, NOT NULL, description."""
+    text = f"{quote(field['name'])} {ddl_type(field)}"
     if field.get("mode") == "REQUIRED":
         text += " NOT NULL"
     if field.get("description"):
-        text += f" OPTIONS(description={exp.Literal.string(field['description']).sql(dialect='bigquery')})"
+        text += f" OPTIONS(description={string_literal(field['description'])})"
     return text
+
+
+def clustering_columns(fields: list[dict[str, Any]], primary_keys: list[str]) -> list[str]:
+    """The primary key columns BigQuery can cluster on (the first four that are not FLOAT64 or BYTES)."""
+    types = {f["name"]: f["type"] for f in fields}
+    return [k for k in primary_keys if types.get(k) in _CLUSTERABLE][:MAX_CLUSTERING_COLUMNS]
 
 
 def partition_clause(fields: list[dict[str, Any]], partition_column: str | None) -> str:
@@ -48,16 +72,79 @@ def partition_clause(fields: list[dict[str, Any]], partition_column: str | None)
 
 
 def create_table_sql(
-    target: str, fields: list[dict[str, Any]], primary_keys: list[str], partition_column: str | None
+    target: str,
+    fields: list[dict[str, Any]],
+    primary_keys: list[str],
+    partition_column: str | None,
+    description: str | None = None,
 ) -> str:
-    """``CREATE TABLE IF NOT EXISTS`` with the table's columns, primary key (not enforced) and partitioning."""
+    """``CREATE TABLE IF NOT EXISTS`` with the table's columns and their descriptions, primary key (not
+    enforced), partitioning on a date/time partition column, clustering on the keys and the table's description."""
     lines = [column_ddl(f) for f in fields]
     if primary_keys:
         lines.append(f"PRIMARY KEY ({', '.join(quote(k) for k in primary_keys)}) NOT ENFORCED")
     body = ",\n  ".join(lines)
     sql = f"CREATE TABLE IF NOT EXISTS {target} (\n  {body}\n)"
     partition = partition_clause(fields, partition_column)
-    return f"{sql}\n{partition}" if partition else sql
+    if partition:
+        sql += f"\n{partition}"
+    clustering = clustering_columns(fields, primary_keys)
+    if clustering:
+        sql += f"\nCLUSTER BY {', '.join(quote(c) for c in clustering)}"
+    if description:
+        sql += f"\nOPTIONS(description={string_literal(description)})"
+    return sql
+
+
+def evolution_sql(target: str, changes: list[BigQueryChange]) -> list[str]:
+    """The statements that apply in-place changes to an existing table. Each can run again on a table that
+    already has it (so a table one or several versions behind is brought up by the same script)."""
+    statements: list[str] = []
+    for change in changes:
+        if not change.in_place:
+            raise ValueError(f"{change} cannot be applied in place")
+        column = quote(change.column)
+        if change.kind is ChangeKind.ADD:
+            statements.append(f"ALTER TABLE {target} ADD COLUMN IF NOT EXISTS {column_ddl(change.field)}")
+        elif change.kind is ChangeKind.RELAX:
+            statements.append(f"ALTER TABLE {target} ALTER COLUMN {column} DROP NOT NULL")
+        elif change.kind is ChangeKind.WIDEN:
+            statements.append(f"ALTER TABLE {target} ALTER COLUMN {column} SET DATA TYPE {ddl_type(change.field)}")
+    return statements
+
+
+def schema_guard_sql(
+    project_id: str, dataset: str, table: str, fields: list[dict[str, Any]], version: str, fix: str
+) -> str:
+    """A query that fails (BigQuery's ``ERROR()``) when the table's columns are not the version's: a column
+    missing, one the version does not have, or a different NULLABLE/REQUIRED mode. It runs after the in-place
+    changes, so it fails exactly when the table needs a change BigQuery cannot make in place."""
+    columns = f"{quote(project_id)}.{quote(dataset)}.INFORMATION_SCHEMA.COLUMNS"
+    expected = "\n    UNION ALL ".join(
+        f"SELECT {string_literal(f['name'])} AS column_name, "
+        f"{string_literal('NO' if f.get('mode') == 'REQUIRED' else 'YES')} AS is_nullable"
+        for f in fields
+    )
+    names = ", ".join(string_literal(f["name"]) for f in fields)
+    where = f"actual.table_schema = {string_literal(dataset)} AND actual.table_name = {string_literal(table)}"
+    message = f"table {dataset}.{table} does not match schema {version}, and BigQuery cannot change it in place: "
+    return (
+        f"SELECT ERROR(CONCAT({string_literal(message)}, STRING_AGG(problem, '; '), {string_literal('. ' + fix)}))\n"
+        "FROM (\n"
+        "  SELECT CONCAT(expected.column_name, ' is missing or not ', "
+        "IF(expected.is_nullable = 'YES', 'NULLABLE', 'REQUIRED')) AS problem\n"
+        f"  FROM (\n    {expected}\n  ) AS expected\n"
+        f"  LEFT JOIN {columns} AS actual\n"
+        f"    ON {where}\n"
+        "    AND actual.column_name = expected.column_name AND actual.is_nullable = expected.is_nullable\n"
+        "  WHERE actual.column_name IS NULL\n"
+        "  UNION ALL\n"
+        f"  SELECT CONCAT(actual.column_name, ' is not in the schema') AS problem\n"
+        f"  FROM {columns} AS actual\n"
+        f"  WHERE {where} AND actual.column_name NOT IN ({names})\n"
+        ") AS problems\n"
+        "HAVING COUNT(*) > 0"
+    )
 
 
 def merge_sql(

@@ -71,7 +71,9 @@ def generate_schema_command(table: str, config_file: str, force: bool) -> None:
     outcome = generate_schema(project, table, force=force)
     if outcome.added:
         status = "new subject" if outcome.version == 1 else f"new version, {outcome.compatibility}"
-        verdict = "compatible" if outcome.verdict.compatible else "INCOMPATIBLE (forced)"
+        verdict = "compatible" if outcome.verdict.compatible else (
+            f"INCOMPATIBLE, forced: recorded in {project.registry_dir}/_exceptions/{outcome.subject}.yaml"
+        )
         click.echo(f"{outcome.subject}: v{outcome.version} added to {project.registry_dir} ({status}: {verdict})")
         for incompatibility in outcome.verdict.incompatibilities:
             click.echo(f"  - {incompatibility}")
@@ -81,10 +83,13 @@ def generate_schema_command(table: str, config_file: str, force: bool) -> None:
         click.echo("BigQuery schema changes:")
         for change in outcome.bigquery_changes:
             click.echo(f"  - {change}")
-        if not all(c.in_place for c in outcome.bigquery_changes):
+        if all(c.in_place for c in outcome.bigquery_changes):
+            click.echo("  the regenerated DAG applies them to the table before its next load")
+        else:
             click.echo(
-                "  BigQuery applies only NULLABLE additions and REQUIRED->NULLABLE relaxations in place; "
-                "recreate the table (a full load does so on its next run)"
+                "  BigQuery applies only NULLABLE additions, REQUIRED->NULLABLE relaxations and some widenings in "
+                "place: a full load recreates the table on its next run; an incremental table's DAG stops until "
+                "the table is recreated (see docs/datapipe.md, 'Schema changes')"
             )
     click.echo(f"wrote {outcome.files.avsc} and {outcome.files.bigquery}")
 
@@ -105,7 +110,10 @@ def generate_dag_command(table: str, config_file: str) -> None:
 @click.option("--table", required=True, help="The table to extract, as named in the config.")
 @_config_option
 @click.option("--output", required=True, help="Folder or URI (gs://, s3://) for the Avro part files.")
-@click.option("--start", default=None, help="Interval start (ISO 8601), inclusive; incremental runs.")
+@click.option(
+    "--start", default=None,
+    help="Interval start (ISO 8601), inclusive; incremental runs. '' reads the whole history before --end.",
+)
 @click.option("--end", default=None, help="Interval end (ISO 8601), exclusive; incremental runs.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True)
 @click.option("--rows-per-file", type=click.IntRange(min=1), default=1_000_000, show_default=True)

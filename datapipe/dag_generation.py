@@ -13,6 +13,7 @@ same config and schema give the same bytes) and headed by a do-not-edit notice. 
 
 from __future__ import annotations
 
+import itertools
 import json
 import pprint
 from dataclasses import dataclass
@@ -21,12 +22,21 @@ from typing import Any
 
 import jinja2
 
-from datapipe.bigquery_sql import create_table_sql, merge_sql, table_ref
+from datapipe.bigquery_evolution import BigQueryChange, bigquery_changes
+from datapipe.bigquery_sql import create_table_sql, evolution_sql, merge_sql, schema_guard_sql, table_ref
 from datapipe.config import AwsDestination, AzureDestination, Cloud, GcpDestination, LoadMode, Project
 from datapipe.errors import DatapipeError, MissingSchemaError, UnsupportedTargetError
 from datapipe.schema_generation import SchemaFiles
+from datapipe.table_registry import SubjectHistory, read_subject
 from datapipe.table_schema import PRIMARY_KEYS
 from versioning.exports.bigquery import to_bigquery
+
+FULL_HISTORY_START = (
+    "{{ '' if params.full_history or prev_data_interval_start_success is none "
+    "else data_interval_start.isoformat() }}"
+)
+"""The extractor's ``--start``: empty (the whole history before the interval's end) on the DAG's first run and
+when triggered with ``{"full_history": true}``; the data interval's start otherwise."""
 
 STAGING_TABLE_PREFIX = "_staging_"
 """Incremental loads land in ``<dataset>._staging_<table>`` before the MERGE."""
@@ -84,10 +94,9 @@ def render_dag(project: Project, table_name: str, config_file: str | None = None
     project_dir = config.airflow.project_dir or f"/opt/datapipe/{name}"
     arguments = ["--config", f"{project_dir}/config.yaml", "--table", settings.name, "--output", staging_uri]
     if incremental:
-        arguments += ["--start", "{{ data_interval_start.isoformat() }}"]
+        # The first run (no earlier successful one) and a run triggered with full_history read the whole history.
+        arguments += ["--start", FULL_HISTORY_START]
         arguments += ["--end", "{{ data_interval_end.isoformat() }}"]
-    target = table_ref(destination.project_id, destination.dataset, settings.key)
-    staging = table_ref(destination.project_id, destination.dataset, STAGING_TABLE_PREFIX + settings.key)
     mode = "incremental (merged on " + ", ".join(primary_keys) + ")" if incremental else "full (replaced)"
     values: dict[str, Any] = {
         "config_file": shown_config,
@@ -110,13 +119,59 @@ def render_dag(project: Project, table_name: str, config_file: str | None = None
         "load_task_id": "load_staging" if incremental else "load",
         "load_table": STAGING_TABLE_PREFIX + settings.key if incremental else settings.key,
         "time_partitioning": partition if _is_time(fields, partition) else None,
-        "merge_script": create_table_sql(target, fields, primary_keys, partition)
-        + ";\n\n"
-        + merge_sql(target, staging, fields, primary_keys, partition)
-        + ";\n",
+        "merge_script": incremental_script(
+            project, settings.key, avro, fields, primary_keys, partition
+        ) if incremental else "",
     }
     text = _environment().get_template(f"dag_{destination.cloud}.py.j2").render(values)
     return GeneratedDag(dag_id, dag_path(project, settings.key), text)
+
+
+def incremental_script(
+    project: Project,
+    key: str,
+    avro: dict[str, Any],
+    fields: list[dict[str, Any]],
+    primary_keys: list[str],
+    partition: str | None,
+) -> str:
+    """The BigQuery script of an incremental load: create the table if missing; apply the in-place changes of
+    the schema versions since the last change BigQuery cannot make in place (each statement can run again);
+    stop with a message if the table still differs from the schema; MERGE the staging rows."""
+    destination = project.config.destination
+    assert isinstance(destination, GcpDestination)
+    target = table_ref(destination.project_id, destination.dataset, key)
+    staging = table_ref(destination.project_id, destination.dataset, STAGING_TABLE_PREFIX + key)
+    history = read_subject(project.registry_dir, key)
+    version = f"v{history.latest}" if history is not None else "of schemas/" + key + ".avsc"
+    statements = [create_table_sql(target, fields, primary_keys, partition, avro.get("doc"))]
+    statements += evolution_sql(target, in_place_changes(history))
+    dag_id = f"{project.config.project.name}__{key}"
+    fix = (
+        f"Recreate it: drop {destination.dataset}.{key} (or rename it to keep its rows), then load the whole "
+        f"history once: trigger {dag_id} with the config {{\"full_history\": true}} (airflow dags trigger --conf)"
+    )
+    statements.append(schema_guard_sql(destination.project_id, destination.dataset, key, fields, version, fix))
+    statements.append(merge_sql(target, staging, fields, primary_keys, partition))
+    return ";\n\n".join(statements) + ";\n"
+
+
+def in_place_changes(history: SubjectHistory | None) -> list[BigQueryChange]:
+    """The in-place changes of every version step since the last step BigQuery cannot apply in place, in order.
+
+    Earlier steps are left out: a table older than such a step must be recreated (the script's guard says so),
+    and replaying them on a newer table could undo a later change (a column added, then dropped)."""
+    if history is None:
+        return []
+    versions = sorted(history.schemas)
+    steps: list[list[BigQueryChange]] = []
+    for before, after in itertools.pairwise(versions):
+        changes = bigquery_changes(to_bigquery(history.schemas[before]), to_bigquery(history.schemas[after]))
+        if not all(c.in_place for c in changes):
+            steps = []
+        else:
+            steps.append(changes)
+    return [change for step in steps for change in step]
 
 
 def generate_dag(project: Project, table_name: str, config_file: str | None = None) -> GeneratedDag:

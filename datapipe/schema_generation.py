@@ -8,6 +8,7 @@ under the subject's compatibility mode; an incompatible one is refused and nothi
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +21,9 @@ from datapipe.config import Project, TableSettings
 from datapipe.errors import IncompatibleVersionError
 from datapipe.reflection import reflect_table
 from datapipe.source import connect, source_schema
+from datapipe.table_registry import add_version, read_subject
 from datapipe.table_schema import check_partition_column, table_schema
-from versioning import Compatibility, CompatibilityResult, IncompatibleSchemaError, Registry
+from versioning import Compatibility, CompatibilityResult, IncompatibleSchemaError
 from versioning.exports.avro import to_avsc
 from versioning.exports.bigquery import to_bigquery
 
@@ -55,6 +57,8 @@ class GeneratedSchema:
     compatibility: Compatibility
     verdict: CompatibilityResult = field(default_factory=CompatibilityResult)
     bigquery_changes: list[BigQueryChange] = field(default_factory=list)
+    forced: bool = False
+    """True when the version breaks the subject's mode and was recorded as an exception (``--force``)."""
 
 
 def generate_schema(
@@ -81,38 +85,44 @@ def generate_schema(
     avro = table_schema(table, settings, project.config, dialect)
     bigquery = to_bigquery(avro)
 
-    project.registry_dir.mkdir(parents=True, exist_ok=True)
-    registry = Registry.load(project.registry_dir)
-    subject = registry.subjects.get(settings.key)
+    subject = read_subject(project.registry_dir, settings.key)
     changes: list[BigQueryChange] = []
-    if subject is not None and _same(subject.schema(subject.latest), avro):
+    files = SchemaFiles.of(project, settings)
+    if subject is not None and _same(subject.schemas[subject.latest], avro):
         outcome = GeneratedSchema(
-            settings, avro, bigquery, SchemaFiles.of(project, settings), settings.key, subject.latest, False,
-            subject.compatibility,
+            settings, avro, bigquery, files, settings.key, subject.latest, False, subject.compatibility,
         )
     else:
         if subject is not None:
-            changes = bigquery_changes(to_bigquery(subject.schema(subject.latest)), bigquery)
+            changes = bigquery_changes(to_bigquery(subject.schemas[subject.latest]), bigquery)
         try:
-            version, verdict = registry.add_version(settings.key, avro, force=force, table=settings.key)
+            added = add_version(project.registry_dir, settings.key, avro, force=force, table=settings.key)
         except IncompatibleSchemaError as error:
+            mode = subject.compatibility if subject is not None else Compatibility.BACKWARD
             raise IncompatibleVersionError(
-                settings.key, str(registry.subject(settings.key).compatibility),
-                [str(i) for i in error.result.incompatibilities],
+                settings.key, str(mode), [str(i) for i in error.result.incompatibilities]
             ) from None
         outcome = GeneratedSchema(
-            settings, avro, bigquery, SchemaFiles.of(project, settings), settings.key, version, True,
-            registry.subject(settings.key).compatibility, verdict, changes,
+            settings, avro, bigquery, files, settings.key, added.version, True,
+            subject.compatibility if subject is not None else Compatibility.BACKWARD, added.verdict, changes,
+            added.forced,
         )
     write_schema_files(outcome.files, avro, bigquery)
     return outcome
 
 
 def write_schema_files(files: SchemaFiles, avro: dict[str, Any], bigquery: list[dict[str, Any]]) -> None:
-    """Write the ``.avsc`` and BigQuery ``.json`` files, deterministically (stable key order, newline-ended)."""
+    """Write the ``.avsc`` and BigQuery ``.json`` files, deterministically (stable key order, newline-ended), each
+    to a temporary file renamed into place."""
     files.avsc.parent.mkdir(parents=True, exist_ok=True)
-    files.avsc.write_text(to_avsc(avro), encoding="utf-8")
-    files.bigquery.write_text(json.dumps(bigquery, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _write_atomically(files.avsc, to_avsc(avro))
+    _write_atomically(files.bigquery, json.dumps(bigquery, indent=2, ensure_ascii=False) + "\n")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:

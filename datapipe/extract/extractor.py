@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import threading
 from collections.abc import Callable, Mapping
@@ -58,30 +59,43 @@ SUPPORTED_OUTPUTS = ("a local folder", "gs://bucket/prefix/")
 
 @dataclass(frozen=True)
 class Interval:
-    """A data interval: ``start <= partition_column < end``; both ends timezone-aware."""
+    """A data interval: ``start <= partition_column < end``; both ends timezone-aware.
 
-    start: dt.datetime
+    Without a ``start`` (``--start ''``) the interval is the table's whole history up to ``end``: every row before
+    ``end``, and the rows whose partition column is NULL (which no bounded interval ever reads). The DAG's first
+    run, and any run triggered with ``full_history``, reads that way."""
+
+    start: dt.datetime | None
     end: dt.datetime
 
     @classmethod
     def parse(cls, start: str | None, end: str | None) -> Interval | None:
-        """Parse ISO 8601 ends (as Airflow renders ``data_interval_start``); both or neither must be given."""
+        """Parse ISO 8601 ends (as Airflow renders ``data_interval_start``); both or neither must be given; an
+        empty ``start`` means the whole history before ``end``."""
         if start is None and end is None:
             return None
         if start is None or end is None:
-            raise InvalidIntervalError("give both --start and --end (an interval), or neither (the whole table)")
-        bounds = []
-        for option, text in (("--start", start), ("--end", end)):
-            try:
-                value = dt.datetime.fromisoformat(text)
-            except ValueError:
-                raise InvalidIntervalError(
-                    f"{option} {text!r} is not an ISO 8601 timestamp, e.g. 2025-01-31T00:00:00+00:00"
-                ) from None
-            bounds.append(value if value.tzinfo else value.replace(tzinfo=dt.UTC))
-        if bounds[0] >= bounds[1]:
+            raise InvalidIntervalError(
+                "give both --start and --end (an interval; --start '' for the whole history before --end), or "
+                "neither (the whole table)"
+            )
+        end_value = cls._parse("--end", end)
+        if not start.strip():
+            return cls(None, end_value)
+        start_value = cls._parse("--start", start)
+        if start_value >= end_value:
             raise InvalidIntervalError(f"--start {start} is not before --end {end}")
-        return cls(bounds[0], bounds[1])
+        return cls(start_value, end_value)
+
+    @staticmethod
+    def _parse(option: str, text: str) -> dt.datetime:
+        try:
+            value = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise InvalidIntervalError(
+                f"{option} {text!r} is not an ISO 8601 timestamp, e.g. 2025-01-31T00:00:00+00:00"
+            ) from None
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 @dataclass
@@ -155,7 +169,10 @@ def _extract(
                 [c.name for c in table.columns],
             )
         start, end = _bounds(partition, interval)
-        statement = statement.where(partition >= start, partition < end)
+        if start is None:
+            statement = statement.where(sa.or_(partition < end, partition.is_(None)))
+        else:
+            statement = statement.where(partition >= start, partition < end)
 
     names = [f["name"] for f in schema["fields"]]
     converters = [converter(f["type"]) for f in schema["fields"]]
@@ -200,12 +217,15 @@ def _record(names: list[str], converters: list[Callable[[Any], Any]], row: Any, 
 
 def _bounds(column: sa.Column[Any], interval: Interval) -> tuple[Any, Any]:
     # The database compares like with like: dates with dates, local times with local (UTC) times.
+    def each(convert: Callable[[dt.datetime], Any]) -> tuple[Any, Any]:
+        return (None if interval.start is None else convert(interval.start)), convert(interval.end)
+
     if isinstance(column.type, sa.DateTime) and not isinstance(column.type, sa.Date):
         if getattr(column.type, "timezone", False):
-            return interval.start, interval.end
-        return _utc_naive(interval.start), _utc_naive(interval.end)
+            return each(lambda value: value)
+        return each(_utc_naive)
     if isinstance(column.type, sa.Date):
-        return interval.start.astimezone(dt.UTC).date(), interval.end.astimezone(dt.UTC).date()
+        return each(lambda value: value.astimezone(dt.UTC).date())
     raise InvalidIntervalError(
         f"partition column {column.name!r} is {column.type}, not a date or timestamp, so it cannot be read by "
         "a data interval; choose a date or timestamp column as tables[].partition_column"
@@ -271,10 +291,10 @@ class _Output:
                 "GOOGLE_APPLICATION_CREDENTIALS) and the bucket name"
             )
         if "error" in outcome:
-            error = outcome["error"]
-            if isinstance(error, OSError):
-                raise OutputError(self.uri, _first_line(error))
-            raise error
+            failure = outcome["error"]
+            if isinstance(failure, OSError):
+                raise OutputError(self.uri, _first_line(failure))
+            raise failure
         return outcome.get("value")
 
 
@@ -323,10 +343,10 @@ class _Sink:
             lambda: self.filesystem.get_file_info(pafs.FileSelector(self.base, allow_not_found=True))
         ):
             if info.base_name.startswith("part-") and info.base_name.endswith(".avro"):
-                self.target.call(lambda path=info.path: self.filesystem.delete_file(path))
+                self.target.call(functools.partial(self.filesystem.delete_file, info.path))
         for index, temporary in enumerate(self._temporary):
             final = f"{self.base}/{PART_FILE.format(index)}"
-            self.target.call(lambda src=temporary, dst=final: self.filesystem.move(src, dst))
+            self.target.call(functools.partial(self.filesystem.move, temporary, final))
             self.result.files.append(final)
         self._temporary = []
 

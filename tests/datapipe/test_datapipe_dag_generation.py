@@ -59,7 +59,7 @@ def test_should_replace_full_tables_and_merge_incremental_ones(generated: Projec
     assert '"writeDisposition": "WRITE_TRUNCATE"' in full and "MERGE" not in full and "--start" not in full
     assert "'tableId': '_staging_ventas_cabecera'" in incremental.replace('"tableId": ', "'tableId': ")
     assert "QUALIFY ROW_NUMBER() OVER (PARTITION BY `ID_VENTA` ORDER BY `FECHA_MODIFICACION` DESC) = 1" in incremental
-    assert "'{{ data_interval_start.isoformat() }}'" in incremental
+    assert "params.full_history or prev_data_interval_start_success is none" in incremental
 
 
 @pytest.mark.parametrize(
@@ -191,8 +191,12 @@ def test_should_give_every_run_a_non_empty_data_interval_in_airflow(
     dag = run_in_airflow(project.dags_dir, tmp_path)["dags"]["migracion-ventas__ventas_cabecera"]
     assert dag["scheduled_intervals"] == scheduled
     assert dag["manual_interval"] == manual
-    # The extract task of a manual run reads exactly that interval.
+    # The extract task of a manual run reads exactly that interval; the first run, and a run triggered with
+    # {"full_history": true}, the whole history before the interval's end.
     assert dag["manual_arguments"][-4:] == ["--start", manual[0], "--end", manual[1]]
+    assert dag["first_run_arguments"][-4:] == ["--start", "", "--end", manual[1]]
+    assert dag["full_history_arguments"][-4:] == ["--start", "", "--end", manual[1]]
+    assert dag["params"] == {"full_history": False}
 
 
 @pytest.mark.parametrize(
@@ -226,9 +230,11 @@ from airflow.timetables.base import TimeRestriction
 bag = DagBag(dag_folder=sys.argv[1], include_examples=False)
 
 
-def render(dag, start, end):
+def render(dag, start, end, first_run=False, full_history=False):
     env = dag.get_template_env()
-    context = {"data_interval_start": start, "data_interval_end": end}
+    params = {k: v.value for k, v in dag.params.items()} | ({"full_history": True} if full_history else {})
+    context = {"data_interval_start": start, "data_interval_end": end,
+               "prev_data_interval_start_success": None if first_run else start - (end - start), "params": params}
     return [env.from_string(a).render(**context) for a in dag.get_task("extract").arguments]
 
 
@@ -249,6 +255,9 @@ for dag_id in sorted(bag.dag_ids):
         "scheduled_intervals": intervals,
         "manual_interval": [manual.start.isoformat(), manual.end.isoformat()],
         "manual_arguments": render(dag, manual.start, manual.end),
+        "first_run_arguments": render(dag, manual.start, manual.end, first_run=True),
+        "full_history_arguments": render(dag, manual.start, manual.end, full_history=True),
+        "params": {k: v.value for k, v in dag.params.items()},
     }
 errors = {path: str(error) for path, error in bag.import_errors.items()}
 print(json.dumps({"import_errors": errors, "dags": dags}))

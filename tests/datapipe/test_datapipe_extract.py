@@ -88,6 +88,21 @@ def test_should_read_only_the_data_interval(project: Project, tmp_path: Path) ->
     assert sorted(r["id_venta"] for r in read_back(result.files)) == [1, 2]
 
 
+def test_should_read_the_whole_history_before_the_end_when_the_start_is_empty(
+    project: Project, pg_schema: tuple[sa.Engine, str], tmp_path: Path
+) -> None:
+    """The DAG's first run (and a run triggered with full_history): every earlier row, and rows whose partition
+    column is NULL, which no bounded interval reads."""
+    engine, schema = pg_schema
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"INSERT INTO \"{schema}\".ventas_cabecera (id_venta, cliente, creada_en) VALUES (4, 'Sin fecha', now())")
+    interval = Interval.parse("", "2025-01-02T00:00:00+00:00")
+    assert interval is not None and interval.start is None
+    result = extract_table(project, "VENTAS_CABECERA", str(tmp_path / "out"), interval)
+    assert sorted(r["id_venta"] for r in read_back(result.files)) == [1, 2, 4]
+
+
 def test_should_stream_in_batches_into_several_part_files(project: Project, tmp_path: Path) -> None:
     result = extract_table(project, "VENTAS_CABECERA", str(tmp_path / "out"), batch_size=1, rows_per_file=2)
     assert [Path(f).name for f in result.files] == ["part-00000.avro", "part-00001.avro"]

@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import yaml
 from datapipe_fixtures import assert_golden, pg_source, write_config
 
 from datapipe.config import Project, load_project
 from datapipe.errors import IncompatibleVersionError, UnknownColumnError, UnknownTableError
 from datapipe.schema_generation import generate_schema
-from versioning import Registry
+from versioning import Registry, RegistryError
 
 
 def test_should_write_the_golden_schemas_of_oracle_style_tables(sqlite_project: Project) -> None:
@@ -207,3 +208,65 @@ def test_should_reflect_a_mariadb_table_for_real(tmp_path: Path, mysql_url: str)
         with engine.begin() as connection:
             connection.exec_driver_sql(f"DROP TABLE {name}")
         engine.dispose()
+
+
+def registry_files(project: Project) -> dict[str, str]:
+    return {str(p.relative_to(project.registry_dir)): p.read_text()
+            for p in sorted(project.registry_dir.rglob("*")) if p.is_file()}
+
+
+def test_should_record_a_forced_version_as_an_exception_and_keep_the_registry_loadable(
+    sqlite_project: Project,
+) -> None:
+    for table in ("VENTAS_CABECERA", "VENTAS_DETALLE"):
+        generate_schema(sqlite_project, table)
+    # TOTAL widened from NUMBER(12, 2) to NUMBER(14, 2): Avro calls a decimal's new precision incompatible.
+    alter(sqlite_project, "ALTER TABLE VENTAS_CABECERA DROP COLUMN TOTAL",
+          "ALTER TABLE VENTAS_CABECERA ADD COLUMN TOTAL NUMBER(14, 2)")
+    before = registry_files(sqlite_project)
+    with pytest.raises(IncompatibleVersionError):
+        generate_schema(sqlite_project, "VENTAS_CABECERA")
+    assert registry_files(sqlite_project) == before
+
+    forced = generate_schema(sqlite_project, "VENTAS_CABECERA", force=True)
+    assert (forced.version, forced.added, forced.forced) == (2, True, True)
+    assert [str(c) for c in forced.bigquery_changes] == [
+        "TOTAL: type widens from NUMERIC(12, 2) to NUMERIC(14, 2) (in place)"]
+
+    registry = Registry.load(sqlite_project.registry_dir)  # the whole registry still loads
+    assert registry.subject("ventas_cabecera").versions == [1, 2]
+    assert str(registry.subject("ventas_cabecera").compatibility) == "NONE"
+    recorded = yaml.safe_load((sqlite_project.registry_dir / "_exceptions" / "ventas_cabecera.yaml").read_text())
+    assert recorded["compatibility"] == "BACKWARD"
+    [exception] = recorded["forced"]
+    assert exception["version"] == 2 and any("(decimal)" in i for i in exception["incompatibilities"])
+    assert not any(p.name.startswith("_staging-") for p in sqlite_project.registry_dir.iterdir())
+
+    # Other tables keep working, and later versions are still checked under the recorded mode.
+    assert generate_schema(sqlite_project, "VENTAS_DETALLE").added is False
+    alter(sqlite_project, "ALTER TABLE VENTAS_CABECERA ADD COLUMN CANAL VARCHAR2(20) NOT NULL DEFAULT 'web'")
+    with pytest.raises(IncompatibleVersionError, match="not BACKWARD-compatible"):
+        generate_schema(sqlite_project, "VENTAS_CABECERA")
+    assert Registry.load(sqlite_project.registry_dir).subject("ventas_cabecera").versions == [1, 2]
+
+
+def test_should_keep_other_tables_working_when_one_subject_is_broken(sqlite_project: Project) -> None:
+    for table in ("VENTAS_CABECERA", "VENTAS_DETALLE"):
+        generate_schema(sqlite_project, table)
+    (sqlite_project.registry_dir / "ventas_detalle" / "v1.avsc").write_text("{not json")
+    alter(sqlite_project, "ALTER TABLE VENTAS_CABECERA ADD COLUMN CANAL VARCHAR2(20)")
+    assert generate_schema(sqlite_project, "VENTAS_CABECERA").version == 2
+    with pytest.raises(RegistryError, match=r"registry/ventas_detalle/v1\.avsc"):
+        generate_schema(sqlite_project, "VENTAS_DETALLE")
+
+
+def test_should_leave_the_registry_as_it_was_when_a_forced_version_cannot_be_recorded(
+    sqlite_project: Project,
+) -> None:
+    generate_schema(sqlite_project, "VENTAS_CABECERA")
+    before = registry_files(sqlite_project)
+    # A new NOT NULL column: no step can fill it for older records, so even --force cannot record it.
+    alter(sqlite_project, "ALTER TABLE VENTAS_CABECERA ADD COLUMN CANAL VARCHAR2(20) NOT NULL DEFAULT 'web'")
+    with pytest.raises(RegistryError, match="CANAL"):
+        generate_schema(sqlite_project, "VENTAS_CABECERA", force=True)
+    assert registry_files(sqlite_project) == before

@@ -2,6 +2,7 @@
 # DO NOT EDIT: change the config or the table, then run again:
 #   datapipe generate schema VENTAS_CABECERA --config migracion-ventas/config.yaml
 #   datapipe generate dag VENTAS_CABECERA --config migracion-ventas/config.yaml
+# ruff: noqa: E501  (the SQL names every column; its lines are as long as they are)
 """Load VENTAS_CABECERA from sqlite into BigQuery acme-data.raw_ventas.ventas_cabecera.
 
 Load mode: incremental (merged on ID_VENTA); schedule @daily; extraction on Celery queue 'extract-oracle'.
@@ -12,14 +13,15 @@ from __future__ import annotations
 import pendulum
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.google.cloud.operators.bigquery import BigQueryInsertJobOperator
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Param
 from airflow.timetables.interval import CronDataIntervalTimetable
 from kubernetes.client import models as k8s
 
 # The Avro files of one run: the extractor writes them, the load job reads them.
 STAGING_URI = 'gs://acme-staging/migracion-ventas/ventas_cabecera/{{ data_interval_start | ts_nodash }}/'
 
-# Create the table on the first run, then merge the run's interval (deduplicated on the primary keys).
+# Create the table on the first run; bring an existing table to this schema version where BigQuery can change it
+# in place, and stop with a message where it cannot; then merge the run's rows (one per primary key).
 MERGE_SQL = """\
 CREATE TABLE IF NOT EXISTS `acme-data`.`raw_ventas`.`ventas_cabecera` (
   `ID_VENTA` INT64 NOT NULL,
@@ -33,7 +35,34 @@ CREATE TABLE IF NOT EXISTS `acme-data`.`raw_ventas`.`ventas_cabecera` (
   `FECHA_MODIFICACION` DATETIME,
   PRIMARY KEY (`ID_VENTA`) NOT ENFORCED
 )
-PARTITION BY DATE(`FECHA_MODIFICACION`);
+PARTITION BY DATE(`FECHA_MODIFICACION`)
+CLUSTER BY `ID_VENTA`
+OPTIONS(description='Table VENTAS_CABECERA of the migracion-ventas migration.');
+
+SELECT ERROR(CONCAT('table raw_ventas.ventas_cabecera does not match schema v1, and BigQuery cannot change it in place: ', STRING_AGG(problem, '; '), '. Recreate it: drop raw_ventas.ventas_cabecera (or rename it to keep its rows), then load the whole history once: trigger migracion-ventas__ventas_cabecera with the config {"full_history": true} (airflow dags trigger --conf)'))
+FROM (
+  SELECT CONCAT(expected.column_name, ' is missing or not ', IF(expected.is_nullable = 'YES', 'NULLABLE', 'REQUIRED')) AS problem
+  FROM (
+    SELECT 'ID_VENTA' AS column_name, 'NO' AS is_nullable
+    UNION ALL SELECT 'CLIENTE' AS column_name, 'NO' AS is_nullable
+    UNION ALL SELECT 'TOTAL' AS column_name, 'YES' AS is_nullable
+    UNION ALL SELECT 'IMPORTE_EXACTO' AS column_name, 'YES' AS is_nullable
+    UNION ALL SELECT 'PUNTOS' AS column_name, 'YES' AS is_nullable
+    UNION ALL SELECT 'NOTAS' AS column_name, 'YES' AS is_nullable
+    UNION ALL SELECT 'FIRMA' AS column_name, 'YES' AS is_nullable
+    UNION ALL SELECT 'FECHA_VENTA' AS column_name, 'NO' AS is_nullable
+    UNION ALL SELECT 'FECHA_MODIFICACION' AS column_name, 'YES' AS is_nullable
+  ) AS expected
+  LEFT JOIN `acme-data`.`raw_ventas`.INFORMATION_SCHEMA.COLUMNS AS actual
+    ON actual.table_schema = 'raw_ventas' AND actual.table_name = 'ventas_cabecera'
+    AND actual.column_name = expected.column_name AND actual.is_nullable = expected.is_nullable
+  WHERE actual.column_name IS NULL
+  UNION ALL
+  SELECT CONCAT(actual.column_name, ' is not in the schema') AS problem
+  FROM `acme-data`.`raw_ventas`.INFORMATION_SCHEMA.COLUMNS AS actual
+  WHERE actual.table_schema = 'raw_ventas' AND actual.table_name = 'ventas_cabecera' AND actual.column_name NOT IN ('ID_VENTA', 'CLIENTE', 'TOTAL', 'IMPORTE_EXACTO', 'PUNTOS', 'NOTAS', 'FIRMA', 'FECHA_VENTA', 'FECHA_MODIFICACION')
+) AS problems
+HAVING COUNT(*) > 0;
 
 MERGE `acme-data`.`raw_ventas`.`ventas_cabecera` AS target
 USING (
@@ -85,6 +114,9 @@ with DAG(
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": pendulum.duration(minutes=5)},
     tags=['datapipe', 'migracion-ventas', 'dev', 'incremental'],
+    # Trigger with {"full_history": true} to reload every row before the interval's end (after recreating the
+    # table); the first run of the DAG does so by itself.
+    params={"full_history": Param(False, type="boolean", description="Read the whole history, not one interval.")},
 ) as dag:
     extract = KubernetesPodOperator(
         task_id="extract",
@@ -101,7 +133,8 @@ with DAG(
             '--output',
             'gs://acme-staging/migracion-ventas/ventas_cabecera/{{ data_interval_start | ts_nodash }}/',
             '--start',
-            '{{ data_interval_start.isoformat() }}',
+            ("{{ '' if params.full_history or prev_data_interval_start_success is none else "
+ 'data_interval_start.isoformat() }}'),
             '--end',
             '{{ data_interval_end.isoformat() }}',
         ],

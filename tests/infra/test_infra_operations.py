@@ -8,10 +8,14 @@ Each behaviour is read from the objects the real program declares, for the shipp
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_fixtures import SECRETS, base_config, env_of, pod_templates, run_shipped_stack, run_stack
+from infra_fixtures import ROOT, SECRETS, base_config, env_of, pod_templates, run_shipped_stack, run_stack
 
 from infra.admin_user import PASSWORD_HASH_ANNOTATION
 from infra.airflow_settings import OWNED_OPTIONS
@@ -21,6 +25,8 @@ from infra.errors import ConfigError
 from infra.mock_runtime import ProgramRun
 from infra.pod_settings import SAFE_TO_EVICT
 
+AIRFLOW_PYTHON = ROOT / ".venv-airflow" / "bin" / "python"
+needs_airflow = pytest.mark.skipif(not AIRFLOW_PYTHON.exists(), reason="the Airflow virtualenv is not set up")
 FAB = AuthManager.FAB.class_path
 SIMPLE = AuthManager.SIMPLE.class_path
 STACKS = ["dev", "prod"]
@@ -263,6 +269,42 @@ def test_should_ship_task_logs_to_gcs_in_prod_from_workers_and_read_them_from_th
     accounts = {c: run.find("ServiceAccount", f"airflow-{c}") for c in ("workers", "api-server")}
     for account in accounts.values():
         assert account["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].startswith("airflow-logs@")
+
+
+REMOTE_LOG_CHECK = """
+import json
+from airflow.logging_config import configure_logging
+import airflow.logging_config as logging_config
+from airflow.sdk.bases.hook import BaseHook
+configure_logging()
+remote = logging_config.REMOTE_TASK_LOG
+connection = BaseHook.get_connection(logging_config.DEFAULT_REMOTE_CONN_ID)
+print(json.dumps({"io": type(remote).__name__, "base": remote.remote_base, "conn": connection.conn_type}))
+"""
+
+
+@needs_airflow
+@pytest.mark.parametrize("name", ["airflow-blue-worker-etl-heavy", "airflow-green-api-server"])
+def test_should_make_airflow_write_and_read_task_logs_in_gcs_with_the_prod_settings(
+    shipped: dict[str, ProgramRun], name: str, tmp_path: Path
+) -> None:
+    """Airflow itself, given the container's plain environment, picks its GCS remote log handler and connection."""
+    env = {k: v for k, v in env_of(container(shipped["prod"].find("Deployment", name))).items() if isinstance(v, str)}
+    env = {k: v for k, v in env.items() if k.startswith(("AIRFLOW__LOGGING__", "AIRFLOW_CONN_"))}
+    done = subprocess.run(
+        [str(AIRFLOW_PYTHON), "-c", REMOTE_LOG_CHECK],
+        env={"PATH": os.environ["PATH"], "AIRFLOW_HOME": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "io": "GCSRemoteLogIO",
+        "base": "gs://example-data-platform-airflow-logs/prod",
+        "conn": "google_cloud_platform",
+    }
 
 
 # --- 4. Scaling ----------------------------------------------------------------------------------------------

@@ -11,11 +11,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +28,7 @@ from typing import Any
 import pytest
 from infra_fixtures import ROOT
 
+from infra.admin_user_script import source as admin_user_source
 from infra.canary import canary_dag_id, canary_queue
 from infra.config import Color
 from infra.smoke_probe import EXIT_FAILED, EXIT_PASSED, source
@@ -261,3 +265,98 @@ def test_should_ship_one_canary_dag_per_colour_that_succeeds_only_on_that_colour
         assert dag["outcomes"][color.other.value] == (
             f"error: the {color.value} canary ran on a {color.other.value} worker; colours must not share queues"
         )
+
+
+AUTH_APP = """
+import sys
+import uvicorn
+from fastapi import FastAPI
+from airflow.api_fastapi.app import create_auth_manager
+manager = create_auth_manager()
+manager.init()
+app = FastAPI()
+app.mount("/auth", manager.get_fastapi_app())  # where Airflow's API server mounts every auth manager's routes
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
+"""
+
+
+@pytest.fixture(scope="module")
+def airflow_login(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Airflow's own ``/auth/token`` login route (simple auth manager: user ``smoke``), served by uvicorn."""
+    home = tmp_path_factory.mktemp("airflow-login")
+    (home / "passwords.json").write_text(json.dumps({"smoke": "a-long-test-password"}))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        "PATH": os.environ["PATH"],
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "smoke:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
+        "AIRFLOW__API_AUTH__JWT_SECRET": "test-api-secret-key-5d0e",
+    }
+    server = subprocess.Popen(
+        [str(AIRFLOW_PYTHON), "-c", AUTH_APP, str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert server.poll() is None, server.stderr.read().decode()[-2000:] if server.stderr else ""
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def token_from_probe(base: str, password: str) -> subprocess.CompletedProcess[str]:
+    """The script's ``api_token`` as the Job calls it, with the admin credentials in the environment."""
+    script = source().replace('if __name__ == "__main__":', "if False:") + "\nprint(api_token(os.environ))\n"
+    env = {"PATH": os.environ["PATH"], "BASE_URL": base, "ADMIN_USERNAME": "smoke", "ADMIN_PASSWORD": password}
+    return subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@needs_airflow
+def test_should_log_in_at_airflow_token_route_with_the_admin_credentials(airflow_login: str) -> None:
+    done = token_from_probe(airflow_login, "a-long-test-password")
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    payload = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))
+    assert payload["sub"] == "smoke"
+    assert payload["aud"] == "apache-airflow"
+
+
+@needs_airflow
+def test_should_report_a_refused_login_without_the_password(airflow_login: str) -> None:
+    done = token_from_probe(airflow_login, "not-the-password")
+    assert done.returncode != 0
+    assert f"logging in as 'smoke' at {airflow_login}/auth/token failed: HTTP 401" in done.stderr
+    assert "not-the-password" not in done.stderr
+
+
+@needs_airflow
+def test_should_explain_that_the_admin_job_needs_the_fab_provider(tmp_path: Path) -> None:
+    """Airflow without the FAB provider (the Airflow virtualenv has none): the Job fails with what to do."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "AIRFLOW_HOME": str(tmp_path),
+        "ADMIN_USERNAME": "admin",
+        "ADMIN_PASSWORD": "x" * 16,
+    }
+    done = subprocess.run(
+        [str(AIRFLOW_PYTHON), "-c", admin_user_source()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "admin user: the image has no FAB auth manager (apache-airflow-providers-fab)" in done.stderr

@@ -14,8 +14,13 @@ ARG PYTHON_VERSION
 USER airflow
 
 COPY --chown=airflow:0 dags/requirements.txt /tmp/dag-requirements.txt
+# The platform's own needs: the FAB auth manager (login, admin user), Celery and the remote-log providers.
+# The official image ships them; naming them here keeps them if a slimmer base is used, and the constraints
+# file pins each to the version tested with this Airflow release.
 RUN pip install --no-cache-dir \
       --constraint "https://raw.githubusercontent.com/apache/airflow/constraints-${AIRFLOW_VERSION}/constraints-${PYTHON_VERSION}.txt" \
+      apache-airflow-providers-fab apache-airflow-providers-celery apache-airflow-providers-google \
+      apache-airflow-providers-amazon \
       -r /tmp/dag-requirements.txt
 
 # DAG tasks import the versioning library and read the registry (dags/versioning_upgrade.py).
@@ -26,6 +31,9 @@ ENV PYTHONPATH=/opt/airflow/lib \
 
 COPY --chown=airflow:0 dags/ /opt/airflow/dags/
 
-# Fail the build, not the deployment, when a DAG does not import.
+# Fail the build, not the deployment, when the auth manager the platform configures is missing...
+RUN python -c "from airflow.providers.fab.auth_manager.fab_auth_manager import FabAuthManager; \
+from airflow.providers.fab.auth_manager.cli_commands.utils import get_application_builder"
+# ...or when a DAG does not import.
 RUN python -c "from airflow.models import DagBag; bag = DagBag('/opt/airflow/dags', include_examples=False); \
 assert not bag.import_errors, bag.import_errors"

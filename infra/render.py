@@ -38,7 +38,7 @@ from infra.mock_runtime import DeclaredResource, ProgramRun, run_program
 
 EXIT_RENDERED, EXIT_REFUSED, EXIT_INVALID = 0, 1, 2
 # libyaml's C emitter when PyYAML was built with it: the same YAML as SafeDumper, several times faster.
-_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+YAML_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 REDACTED = "<redacted>"
 PLACEHOLDERS = {
     "redisPassword": "render-placeholder-redis-password",
@@ -159,7 +159,7 @@ def write_manifests(run: ProgramRun, out: Path) -> list[Path]:
     try:
         for resource in run.kubernetes_objects():
             path = staging / file_name(resource)
-            path.write_text(yaml.dump(manifest(resource), Dumper=_DUMPER, sort_keys=False), encoding="utf-8")
+            path.write_text(yaml.dump(manifest(resource), Dumper=YAML_DUMPER, sort_keys=False), encoding="utf-8")
             written.append(out / path.name)
         if out.exists():
             previous = out.with_name(f".{out.name}-previous")

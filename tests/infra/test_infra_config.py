@@ -191,3 +191,82 @@ def test_should_describe_the_project_as_pulumi_runs_it() -> None:
     assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
     assert (ROOT / project["main"] / "__main__.py").is_file()
     assert Path(ROOT / "requirements.txt").read_text().count("-e .") == 1
+
+
+@pytest.mark.parametrize(
+    ("given", "rendered"),
+    [(2, "2"), (0.5, "0.5"), ("250m", "250m"), (1.0, "1"), ("1.5", "1.5")],
+)
+def test_should_accept_cpu_as_a_number_or_a_string(given: Any, rendered: str) -> None:
+    # `pulumi config set --path 'workerPools[0].resources.limits.cpu' 2` stores the number 2.
+    config = _with("workerPools.0.resources", {"limits": {"cpu": given}})
+    config["workerPools"][0]["resources"]["requests"] = {"cpu": "100m"}
+    run = run_stack(config)
+    worker = run.find("Deployment", "airflow-blue-worker-default")["spec"]["template"]["spec"]["containers"][0]
+    assert worker["resources"]["limits"]["cpu"] == rendered
+
+
+@pytest.mark.parametrize(
+    ("key", "override", "expected"),
+    [
+        (
+            "workerPools.0.resources",
+            {"limits": {"memory": "3Gi"}},
+            {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "3Gi"}},
+        ),
+        (
+            "workerPools.0.resources",
+            {"requests": {"cpu": 1}},
+            {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}},
+        ),
+        (
+            "airflowResources",
+            {"scheduler": {"limits": {"cpu": 4}}},
+            {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "4", "memory": "2Gi"}},
+        ),
+        (
+            "redis",
+            {"resources": {"requests": {"memory": "300Mi"}}},
+            {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}},
+        ),
+    ],
+)
+def test_should_merge_a_partial_resources_override_over_the_defaults(
+    key: str, override: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    run = run_stack(_with(key, override) if "." in key else base_config(**{key: override}))
+    name = {
+        "workerPools.0.resources": "airflow-blue-worker-default",
+        "airflowResources": "airflow-scheduler",
+        "redis": "airflow-redis",
+    }[key]
+    assert run.find("Deployment", name)["spec"]["template"]["spec"]["containers"][0]["resources"] == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "resources", "expected"),
+    [
+        (
+            "workerPools.0.resources",
+            {"requests": {"cpu": 4}, "limits": {"cpu": 2}},
+            "workerPools[0].resources: requests.cpu (4) exceeds limits.cpu (2)",
+        ),
+        (
+            "workerPools.1.resources",
+            {"requests": {"memory": "3Gi"}},
+            "workerPools[1].resources: requests.memory (3Gi) exceeds limits.memory (2Gi)",
+        ),
+        (
+            "airflowResources",
+            {"apiServer": {"requests": {"cpu": "1500m"}}},
+            "airflowResources.apiServer: requests.cpu (1500m) exceeds limits.cpu (1)",
+        ),
+    ],
+)
+def test_should_refuse_a_request_above_its_limit_naming_the_key(
+    key: str, resources: dict[str, Any], expected: str
+) -> None:
+    config = _with(key, resources) if "." in key else base_config(**{key: resources})
+    with pytest.raises(ConfigError) as raised:
+        run_stack(config)
+    assert f"  - {expected}" in str(raised.value)

@@ -12,9 +12,19 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from infra_fixtures import ROOT
+from infra_fixtures import ROOT, run_shipped_stack
 
-from infra.render import EXIT_INVALID, EXIT_REFUSED, EXIT_RENDERED, PLACEHOLDERS, REDACTED, main
+from infra import render as render_module
+from infra.render import (
+    EXIT_INVALID,
+    EXIT_REFUSED,
+    EXIT_RENDERED,
+    PLACEHOLDERS,
+    REDACTED,
+    file_name,
+    main,
+    manifest,
+)
 
 KUBERNETES_VERSIONS = ["1.30.0", "1.37.0"]
 CUSTOM_KINDS = {"ScaledObject", "TriggerAuthentication"}
@@ -113,7 +123,7 @@ def test_should_print_a_summary_and_exit_0(tmp_path: Path, capsys: pytest.Captur
     code = main(["--stack", "prod", "--out", str(tmp_path / "out"), "--project-dir", str(ROOT)])
     printed = capsys.readouterr().out
     assert code == EXIT_RENDERED
-    assert "rendered 63 Kubernetes objects for stack 'prod'" in printed
+    assert "rendered 65 Kubernetes objects for stack 'prod'" in printed
     assert "active colour: blue (live colour: none)" in printed
     assert "  Deployment                    14" in printed
     assert "  reporting                      2 / 2" in printed
@@ -216,3 +226,17 @@ def test_should_run_as_the_documented_command_from_a_fresh_process(tmp_path: Pat
     assert completed.returncode == 0, completed.stderr
     assert "active colour: blue (live colour: none)" in completed.stdout
     assert len(list((tmp_path / "out").glob("*.yaml"))) == 51
+
+
+def test_should_write_each_object_as_yaml_that_loads_back_to_the_declared_manifest(rendered: dict[str, Path]) -> None:
+    run = run_shipped_stack("prod", live="blue")
+    declared = {file_name(resource): manifest(resource) for resource in run.kubernetes_objects()}
+    written = dict(documents(rendered["prod"]))
+    assert written.keys() == declared.keys()
+    for name, document in written.items():
+        assert document == declared[name], name
+
+
+def test_should_write_with_libyaml_when_pyyaml_has_it() -> None:
+    assert yaml.__with_libyaml__
+    assert render_module.YAML_DUMPER is yaml.CSafeDumper

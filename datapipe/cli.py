@@ -1,7 +1,8 @@
 """The ``datapipe`` command line: ``init``, ``generate schema``, ``generate dag`` and ``extract``.
 
 Exit codes: 0 done; 1 the operation was refused on its merits (an incompatible schema version, an existing
-project); 2 bad input (config, missing environment variable, unknown table or column, usage).
+project, a source value its column's Avro type cannot hold); 2 bad input (config, missing environment variable,
+unknown table or column, unreachable source or output, usage).
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def generate_dag_command(table: str, config_file: str) -> None:
 @cli.command()
 @click.option("--table", required=True, help="The table to extract, as named in the config.")
 @_config_option
-@click.option("--output", required=True, help="Folder or URI (gs://, s3://) for the Avro part files.")
+@click.option("--output", required=True, help="Folder or gs://bucket/prefix/ for the Avro part files.")
 @click.option(
     "--start", default=None,
     help="Interval start (ISO 8601), inclusive; incremental runs. '' reads the whole history before --end.",
@@ -117,9 +118,13 @@ def generate_dag_command(table: str, config_file: str) -> None:
 @click.option("--end", default=None, help="Interval end (ISO 8601), exclusive; incremental runs.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True)
 @click.option("--rows-per-file", type=click.IntRange(min=1), default=1_000_000, show_default=True)
+@click.option(
+    "--storage-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+    help="Seconds reaching the --output location may take before the run stops with a message.",
+)
 def extract(
     table: str, config_file: str, output: str, start: str | None, end: str | None, batch_size: int,
-    rows_per_file: int,
+    rows_per_file: int, storage_timeout: float,
 ) -> None:
     """Read TABLE (or one interval of it) into Avro part files under --output."""
     from datapipe.extract import Interval, extract_table
@@ -127,7 +132,8 @@ def extract(
     project = load_project(config_file)
     interval = Interval.parse(start, end)
     result = extract_table(
-        project, table, output, interval, batch_size=batch_size, rows_per_file=rows_per_file
+        project, table, output, interval, batch_size=batch_size, rows_per_file=rows_per_file,
+        storage_timeout=storage_timeout,
     )
     click.echo(f"extracted {result.rows} rows of {table} into {len(result.files)} file(s) under {output}")
 

@@ -225,3 +225,16 @@ class OutputError(DatapipeError):
         self.output = output
         self.reason = reason
         super().__init__(f"cannot write to --output {output}: {reason}")
+
+
+class PartitionColumnTypeError(DatapipeError):
+    """A partition column that is not a date or timestamp: no data interval can select rows by it."""
+
+    def __init__(self, table: str, column: str, type_name: str, candidates: Sequence[str]) -> None:
+        self.table = table
+        self.column = column
+        listed = ", ".join(candidates) if candidates else "none"
+        super().__init__(
+            f"tables[{table}].partition_column: column {column!r} is {type_name}, not a date or timestamp, so no "
+            f"data interval can select its rows; choose a date or timestamp column (in this table: {listed})"
+        )

@@ -8,7 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from datapipe.config import MigrationConfig, TableSettings
-from datapipe.errors import UnknownColumnError, UnsupportedColumn, UnsupportedTypeError
+from datapipe.errors import (
+    PartitionColumnTypeError,
+    UnknownColumnError,
+    UnsupportedColumn,
+    UnsupportedTypeError,
+)
 from datapipe.reflection import find_column
 from datapipe.type_mapping import UnmappableType, avro_type
 
@@ -90,7 +95,8 @@ def _type_name(column_type: Any) -> str:
 
 
 def check_partition_column(table: sa.Table, settings: TableSettings) -> str | None:
-    """The reflected name of the table's partition column, if it has one; raises if the table lacks it."""
+    """The reflected name of the table's partition column, if it has one; raises if the table lacks it or if it
+    is not a date or timestamp (a data interval selects rows by time)."""
     if settings.partition_column is None:
         return None
     column = find_column(table, settings.partition_column)
@@ -101,4 +107,7 @@ def check_partition_column(table: sa.Table, settings: TableSettings) -> str | No
             table.name,
             [c.name for c in table.columns],
         )
+    if not isinstance(column.type, sa.Date | sa.DateTime):
+        times = [c.name for c in table.columns if isinstance(c.type, sa.Date | sa.DateTime)]
+        raise PartitionColumnTypeError(settings.name, column.name, _type_name(column.type), times)
     return column.name

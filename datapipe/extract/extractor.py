@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
+import pyarrow as pa
 import sqlalchemy as sa
 from fastavro.write import Writer
 from pyarrow import fs as pafs
@@ -271,7 +272,7 @@ class _Output:
         if timeout is None:
             try:
                 return operation()
-            except OSError as error:
+            except (OSError, pa.ArrowException) as error:
                 raise OutputError(self.uri, _first_line(error)) from None
         outcome: dict[str, Any] = {}
 
@@ -292,7 +293,7 @@ class _Output:
             )
         if "error" in outcome:
             failure = outcome["error"]
-            if isinstance(failure, OSError):
+            if isinstance(failure, OSError | pa.ArrowException):
                 raise OutputError(self.uri, _first_line(failure))
             raise failure
         return outcome.get("value")

@@ -1,13 +1,14 @@
 # pipeline-platform: every target sets itself up on a fresh machine (Python 3.11+ and make are enough).
 #   make run    the main job offline: check the schema registry, the versioning demo, the rendered dev stack
 #   make test   lint, types and the whole test suite (it starts and stops its own PostgreSQL and MariaDB)
+#   make engine-test   builds the Pulumi engine from the Go module proxy and runs the real-engine scenario
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest airflow-venv test-services render clean
+.PHONY: run test lint typecheck pytest airflow-venv test-services render clean engine engine-test
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,13 @@ render: $(STAMP)
 airflow-venv:
 	bash scripts/airflow-venv.sh
 
+engine:
+	bash scripts/build-engine.sh
+
+# The real-engine scenario: pulumi up / config set activeColor / up with the engine built above, rendering to files.
+engine-test: $(STAMP) engine
+	$(BIN)/pytest -m engine tests/engine
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
@@ -36,7 +44,7 @@ test-services:
 	bash scripts/test-services.sh
 
 pytest: $(STAMP) airflow-venv test-services
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not engine"
 
 test: lint typecheck pytest
 

@@ -6,14 +6,24 @@ is immutable, so anything that varies between releases (version, image) stays ou
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+
 from infra.config import Color
 
 PART_OF = "pipeline-platform"
 COLOR_LABEL = "pipeline-platform.io/color"
 POOL_LABEL = "pipeline-platform.io/pool"
 SCHEMAS_ANNOTATION_PREFIX = "pipeline-platform.io/schemas-"
-"""Router Service annotation per colour (``...schemas-blue``) holding that release's schema versions as JSON."""
+"""Annotation per colour (``...schemas-blue``) holding that release's schema versions as JSON: on the router Service
+(every colour) and on the scheduler Deployments (the colour they run). The flip guard reads them."""
 ACTIVE_COLOR_ANNOTATION = "pipeline-platform.io/active-color"
+
+
+def schemas_annotation(color: Color, schemas: Mapping[str, int]) -> dict[str, str]:
+    """``{pipeline-platform.io/schemas-<colour>: '{"subject":version,...}'}``, subjects sorted."""
+    versions = json.dumps(dict(sorted(schemas.items())), separators=(",", ":"))
+    return {f"{SCHEMAS_ANNOTATION_PREFIX}{color.value}": versions}
 
 
 def selector_labels(app: str, component: str, color: Color | None = None, pool: str | None = None) -> dict[str, str]:

@@ -95,6 +95,8 @@ class Registration:
     custom_timeouts: dict[str, str]
     """``create``/``update``/``delete`` as Go durations (``"1920s"``); empty when not set."""
     delete_before_replace: bool
+    before_update_hooks: tuple[str, ...] = ()
+    """Names of the resource hooks bound ``before_update`` (hooks never run under mocks; their binding is real)."""
 
 
 class RecordingMonitor(MockMonitor):
@@ -124,6 +126,7 @@ class RecordingMonitor(MockMonitor):
                 if value
             },
             delete_before_replace=bool(request.deleteBeforeReplace),
+            before_update_hooks=tuple(request.hooks.before_update) if request.HasField("hooks") else (),
         )
         with self._lock:
             self.registrations[urn] = registration

@@ -30,9 +30,10 @@ from infra.airflow_release import AirflowRelease
 from infra.color_context import ColorContext
 from infra.config import AfterFlip, Color, StackConfig
 from infra.config_loader import StackSecrets
+from infra.flip_guard import flip_guard_hook
 from infra.image import AirflowImage
 from infra.ingress import RouterIngress
-from infra.labels import PART_OF
+from infra.labels import COLOR_LABEL, PART_OF
 from infra.network_policies import NetworkPolicies
 from infra.post_promotion import PostPromotionCheck, ScaleDownDelay
 from infra.redis_broker import REDIS_PORT, RedisBroker
@@ -63,7 +64,9 @@ class Platform:
         """Stack outputs: no secret ever appears here."""
         assert self.router is not None
         return {
-            "activeColor": self.config.active_color.value,
+            # What the router Service selects once the engine has applied it, not a copy of config: an update that
+            # fails or is refused before the Service moves never records a colour traffic did not reach.
+            "activeColor": self.router.active_service.spec.apply(lambda spec: spec["selector"][COLOR_LABEL]),
             "images": {color.value: self.images[color] for color in Color},
             "airflowVersions": {color.value: self.config.releases[color].airflow_version for color in Color},
             "schemaVersions": {color.value: dict(self.config.releases[color].schemas) for color in Color},
@@ -88,6 +91,8 @@ def declare_platform(
     platform = Platform(config=config, live=live)
     active, idle = config.active_color, config.active_color.other
     namespace_deps: list[pulumi.Resource] = []
+    # One engine-time guard for every object that follows the active colour (router, schedulers).
+    flip_guard = flip_guard_hook(project_root / config.schema_registry)
     if config.create_namespace:
         namespace_deps.append(
             k8s.core.v1.Namespace(
@@ -144,7 +149,10 @@ def declare_platform(
 
     def schedulers(depends_on: list[pulumi.Resource]) -> AirflowSchedulers:
         return AirflowSchedulers(
-            "schedulers", context=contexts[active], opts=pulumi.ResourceOptions(depends_on=depends_on)
+            "schedulers",
+            context=contexts[active],
+            flip_guard=flip_guard,
+            opts=pulumi.ResourceOptions(depends_on=depends_on),
         )
 
     # The admin user lives in the shared metadata database: created once FAB's tables exist (the migration).
@@ -192,7 +200,7 @@ def declare_platform(
         schemas={c: config.releases[c].schemas for c in Color},
         namespace=config.namespace,
         instance=INSTANCE,
-        registry_dir=project_root / config.schema_registry,
+        flip_guard=flip_guard,
         candidate_ready=[
             candidate.api_deployment,
             *(pool.deployment for pool in candidate.pools),

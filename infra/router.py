@@ -9,16 +9,14 @@ the active one has.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.airflow_flavor import API_PORT
 from infra.config import Color
-from infra.labels import ACTIVE_COLOR_ANNOTATION, SCHEMAS_ANNOTATION_PREFIX, selector_labels, standard_labels
+from infra.labels import ACTIVE_COLOR_ANNOTATION, schemas_annotation, selector_labels, standard_labels
 
 
 def router_annotations(active: Color, schemas: Mapping[Color, Mapping[str, int]]) -> dict[str, str]:
@@ -28,9 +26,7 @@ def router_annotations(active: Color, schemas: Mapping[Color, Mapping[str, int]]
     """
     annotations = {ACTIVE_COLOR_ANNOTATION: active.value}
     for color in Color:
-        annotations[f"{SCHEMAS_ANNOTATION_PREFIX}{color.value}"] = json.dumps(
-            dict(sorted(schemas[color].items())), separators=(",", ":")
-        )
+        annotations.update(schemas_annotation(color, schemas[color]))
     return annotations
 
 

@@ -28,7 +28,7 @@ import pulumi_kubernetes as k8s
 from infra.airflow_flavor import job_check_command
 from infra.color_context import ColorContext
 from infra.config import Component, Resources
-from infra.labels import selector_labels, standard_labels
+from infra.labels import schemas_annotation, selector_labels, standard_labels
 from infra.pod_settings import env_from, extra_env, pod_metadata, pod_spec
 from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
 from infra.timeouts import wait_up_to

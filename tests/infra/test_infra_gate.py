@@ -13,6 +13,7 @@ from infra_fixtures import ROOT, base_config, checkpoint_document, fake_pulumi, 
 from infra.config import Color
 from infra.flip_guard import FlipGuardError, check_router_update, make_flip_guard
 from infra.gate import FlipRefused, check_flip, load_registry
+from infra.labels import schemas_annotation
 from infra.live_color import CLI_ENV_VAR
 from infra.mock_runtime import ProgramRun
 from infra.router import router_annotations
@@ -236,3 +237,51 @@ def test_should_serialise_router_schema_annotations_stably() -> None:
         "pipeline-platform.io/schemas-blue": json.dumps({"a": 2, "b": 1}, separators=(",", ":")),
         "pipeline-platform.io/schemas-green": "{}",
     }
+
+
+def _scheduler_inputs(color: str, schemas: dict[str, int]) -> dict[str, Any]:
+    """The scheduler Deployment's inputs as the engine hands them to a hook: the colour its pod template runs."""
+    labels = {
+        "app.kubernetes.io/name": "airflow",
+        "app.kubernetes.io/component": "scheduler",
+        "pipeline-platform.io/color": color,
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "airflow-scheduler", "annotations": schemas_annotation(Color(color), schemas)},
+        "spec": {
+            "selector": {"matchLabels": {k: v for k, v in labels.items() if "color" not in k}},
+            "template": {"metadata": {"labels": labels}},
+        },
+    }
+
+
+def test_should_refuse_to_move_the_schedulers_to_an_incompatible_colour_in_the_hook(registry_dir: Path) -> None:
+    # Found by the real engine: with the live colour unknown to the program, `pulumi up --skip-preview` moved the
+    # scheduler to the candidate before the router's hook refused. The same hook now guards the schedulers.
+    with pytest.raises(FlipRefused) as raised:
+        check_router_update(
+            registry_dir, _scheduler_inputs("blue", {"orders": 2}), _scheduler_inputs("green", {"orders": 1})
+        )
+    assert [(i.subject, i.live_version, i.candidate_version) for i in raised.value.incompatibilities] == [
+        ("orders", 2, 1)
+    ]
+    check_router_update(
+        registry_dir, _scheduler_inputs("blue", {"orders": 1}), _scheduler_inputs("green", {"orders": 2})
+    )
+    check_router_update(
+        registry_dir, _scheduler_inputs("blue", {"orders": 2}), _scheduler_inputs("blue", {"orders": 1})
+    )
+
+
+def test_should_bind_the_flip_guard_to_every_object_that_follows_the_active_colour() -> None:
+    run = run_stack(base_config())
+    guarded = sorted(
+        r.name for r in run.registrations.values() if "pipeline-platform-flip-guard" in r.before_update_hooks
+    )
+    assert guarded == ["router-active", "schedulers-dag-processor", "schedulers-scheduler", "schedulers-triggerer"]
+    scheduler = run.resource("Deployment", "airflow-scheduler")
+    assert json.loads(scheduler.inputs["metadata"]["annotations"]["pipeline-platform.io/schemas-blue"]) == dict(
+        base_config()["releases"]["blue"]["schemas"]
+    )

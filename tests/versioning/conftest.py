@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from versioning import Registry, Subject
+
+# The contract suites share their Hypothesis strategies (avro_strategies.py, beside this file).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture

@@ -232,6 +232,11 @@ UNFAITHFUL = [
     (UUID_TYPE, "12345678123456781234567812345678"),
     (UUID_TYPE, "12345678-1234-5678-1234-56781234567A"),
     (UUID_TYPE, "urn:uuid:12345678-1234-5678-1234-567812345678"),
+    # A naive datetime for a moment is read in the machine's own time zone; an aware one for a local timestamp
+    # loses its zone: either way fastavro reads back another value.
+    ({"type": "long", "logicalType": "timestamp-millis"}, dt.datetime(2024, 1, 1, 12, 0)),
+    ({"type": "long", "logicalType": "timestamp-micros"}, dt.datetime(2024, 1, 1, 12, 0)),
+    ({"type": "long", "logicalType": "local-timestamp-micros"}, dt.datetime(2024, 1, 1, 12, 0, tzinfo=dt.UTC)),
 ]
 FAITHFUL = [
     ("float", 1.5),
@@ -243,6 +248,8 @@ FAITHFUL = [
     (DECIMAL_TYPE, Decimal("1234.56")),
     (UUID_TYPE, "12345678-1234-5678-1234-567812345678"),
     (UUID_TYPE, uuid.UUID("12345678-1234-5678-1234-567812345678")),
+    ({"type": "long", "logicalType": "timestamp-micros"}, dt.datetime(2024, 1, 1, 12, 0, tzinfo=dt.UTC)),
+    ({"type": "long", "logicalType": "local-timestamp-micros"}, dt.datetime(2024, 1, 1, 12, 0)),
 ]
 
 

@@ -20,7 +20,7 @@ import avro.schema as A
 import msgspec
 
 from versioning.validation.reference import VERSION_FIELD
-from versioning.values import FLOAT_MAX, INT_RANGE, LONG_RANGE
+from versioning.values import FLOAT_MAX, INT_RANGE, LONG_RANGE, logical_type
 
 BUILTIN_TYPES: tuple[type, ...] = (bytes, bytearray, dt.datetime, dt.date, dt.time)
 """Types msgspec must take as they are: never decode a string into bytes (base64) or into a datetime."""
@@ -44,14 +44,17 @@ _PRIMITIVES: dict[str, Any] = {
 }
 
 # A logical type on another underlying type is ignored, as in the reference validator and the Avro spec.
+_Moment = Annotated[dt.datetime, msgspec.Meta(tz=True)]
+_Local = Annotated[dt.datetime, msgspec.Meta(tz=False)]
+
 _LOGICAL: dict[tuple[str, str], Any] = {
     ("date", "int"): dt.date,
     ("time-millis", "int"): dt.time,
     ("time-micros", "long"): dt.time,
-    ("timestamp-millis", "long"): dt.datetime,
-    ("timestamp-micros", "long"): dt.datetime,
-    ("local-timestamp-millis", "long"): dt.datetime,
-    ("local-timestamp-micros", "long"): dt.datetime,
+    ("timestamp-millis", "long"): _Moment,
+    ("timestamp-micros", "long"): _Moment,
+    ("local-timestamp-millis", "long"): _Local,
+    ("local-timestamp-micros", "long"): _Local,
 }
 
 _PRIMITIVE_KIND = {
@@ -69,7 +72,8 @@ _PRIMITIVE_KIND = {
 _KIND = {
     dt.date: "str-like",
     dt.time: "str-like",
-    dt.datetime: "str-like",
+    _Moment: "str-like",
+    _Local: "str-like",
 }
 
 
@@ -98,9 +102,9 @@ class _Compiler:
 
     def type(self, node: A.Schema) -> tuple[Any, str]:
         """The msgspec type of a node and its kind (what Python values it takes), for union checks."""
-        logical = node.get_prop("logicalType")
-        if isinstance(logical, str):
-            if logical == "decimal" and str(node.type) in ("bytes", "fixed"):
+        logical = logical_type(node)  # None for an invalid one: its underlying type, as in the reference
+        if logical is not None:
+            if logical == "decimal":
                 raise Unsupported("decimal")
             if (logical, str(node.type)) in _LOGICAL:
                 python_type = _LOGICAL[(logical, str(node.type))]

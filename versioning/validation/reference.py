@@ -317,6 +317,24 @@ def _instance(kinds: tuple[type, ...], expected: str, exclude: type | None = Non
     return build
 
 
+def _moment(aware: bool) -> Callable[[A.Schema], Check]:
+    """A ``timestamp-*`` takes a datetime with a time zone (a moment), a ``local-timestamp-*`` one without.
+
+    Writers read a naive datetime for a ``timestamp-*`` in the machine's own time zone, and drop the zone of
+    an aware one for a ``local-timestamp-*``: either way the value read back is another one.
+    """
+    expected = "a timestamp with a time zone (e.g. tzinfo=UTC)" if aware else "a local timestamp (no time zone)"
+
+    def build(node: A.Schema) -> Check:
+        def check(value: Any, path: str, errors: list[FieldError]) -> None:
+            if not isinstance(value, dt.datetime) or (value.tzinfo is not None) != aware:
+                errors.append(FieldError(path, f"expected {expected}, got {_show(value)}"))
+
+        return check
+
+    return build
+
+
 def _uuid(node: A.Schema) -> Check:
     def check(value: Any, path: str, errors: list[FieldError]) -> None:
         if isinstance(value, uuid.UUID):
@@ -344,8 +362,8 @@ _LOGICAL: dict[str, Callable[[A.Schema], Check]] = {
     "date": _instance((dt.date,), "a date", exclude=dt.datetime),
     "time-millis": _instance((dt.time,), "a time of day"),
     "time-micros": _instance((dt.time,), "a time of day"),
-    "timestamp-millis": _instance((dt.datetime,), "a timestamp"),
-    "timestamp-micros": _instance((dt.datetime,), "a timestamp"),
-    "local-timestamp-millis": _instance((dt.datetime,), "a local timestamp"),
-    "local-timestamp-micros": _instance((dt.datetime,), "a local timestamp"),
+    "timestamp-millis": _moment(aware=True),
+    "timestamp-micros": _moment(aware=True),
+    "local-timestamp-millis": _moment(aware=False),
+    "local-timestamp-micros": _moment(aware=False),
 }

@@ -75,7 +75,7 @@ class RowValidator:
             return False
         try:
             msgspec.convert(chunk, self._batch_type, builtin_types=BUILTIN_TYPES)
-        except msgspec.ValidationError:
+        except (msgspec.ValidationError, UnicodeEncodeError):  # the latter: a lone surrogate in a rejected value
             return False
         try:
             # msgspec takes any str; encoding the chunk as UTF-8 (msgpack) finds a lone surrogate anywhere in

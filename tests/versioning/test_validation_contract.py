@@ -1,0 +1,68 @@
+"""The validation contract, run against every implementation: the reference Validator and the msgspec RowValidator.
+
+1. Every implementation gives the reference's verdict and errors, record for record.
+2. What an implementation accepts, fastavro writes and reads back unchanged (at the type's own precision):
+   validation refuses what cannot be written faithfully.
+3. Valid values of every type are accepted.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import fastavro
+import pytest
+from avro_strategies import for_fastavro, read_back, record_schemas, records, same, valid_values
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from versioning.schema import Schema, parse_schema
+from versioning.validation import RecordErrors, RowValidator, Validator
+
+IMPLEMENTATIONS: dict[str, Callable[[Schema], Any]] = {"reference": Validator, "rows (msgspec)": RowValidator}
+
+
+def verdicts(validator: Any, batch: list[dict[str, Any]]) -> list[tuple[int, list[str]]]:
+    found: list[RecordErrors] = list(validator.invalid(batch))
+    return [(e.position, [str(x) for x in e.errors]) for e in found]
+
+
+@st.composite
+def schemas_and_batches(draw: st.DrawFn, valid_only: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    schema = draw(record_schemas(itertools.count()))
+    strategy = valid_values(schema) if valid_only else records(schema)
+    return schema, draw(st.lists(strategy, min_size=1, max_size=6))
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=schemas_and_batches())
+def test_should_give_the_reference_verdicts_and_accept_only_what_is_written_faithfully(
+    implementation: str, drawn: tuple[dict[str, Any], list[dict[str, Any]]]
+) -> None:
+    schema_json, batch = drawn
+    schema = parse_schema(schema_json)
+    found = verdicts(IMPLEMENTATIONS[implementation](schema), batch)
+    assert found == verdicts(Validator(schema), batch)
+    rejected = {position for position, _ in found}
+    accepted = [r for i, r in enumerate(batch, 1) if i not in rejected and r.keys() == set(schema.field_names)]
+    if accepted:
+        buffer = io.BytesIO()
+        fastavro.writer(buffer, fastavro.parse_schema(for_fastavro(schema_json)), accepted)
+        buffer.seek(0)
+        back = list(fastavro.reader(buffer))
+        for written, read in zip(accepted, back, strict=True):
+            assert same(read, read_back(schema_json, written)), (written, read)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(drawn=schemas_and_batches(valid_only=True))
+def test_should_accept_valid_values_of_every_type(
+    implementation: str, drawn: tuple[dict[str, Any], list[dict[str, Any]]]
+) -> None:
+    schema_json, batch = drawn
+    assert verdicts(IMPLEMENTATIONS[implementation](parse_schema(schema_json)), batch) == []

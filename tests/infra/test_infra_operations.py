@@ -705,3 +705,27 @@ def test_should_set_base_url_from_the_ingress_on_both_colours(ingress: dict[str,
     run = run_stack(base_config(ingress=ingress))
     for where, each in airflow_containers(run):
         assert env_of(each)["AIRFLOW__API__BASE_URL"] == base_url, where
+
+
+# --- Every pod stays restricted --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_should_keep_every_pod_of_the_shipped_stacks_under_the_restricted_pod_security_standard(
+    shipped: dict[str, ProgramRun], stack: str
+) -> None:
+    templates = pod_templates(shipped[stack])
+    assert len(templates) >= 15
+    for where, template in templates:
+        spec = template["spec"]
+        assert not {"hostNetwork", "hostPID", "hostIPC"} & set(spec), where
+        assert all(set(volume) & {"emptyDir", "persistentVolumeClaim"} for volume in spec.get("volumes", [])), where
+        assert spec["securityContext"]["runAsNonRoot"] is True, where
+        assert spec["securityContext"]["runAsUser"] > 0, where
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, where
+        for each in spec["containers"]:
+            context = each["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False, where
+            assert context["privileged"] is False, where
+            assert context["capabilities"] == {"drop": ["ALL"]}, where
+            assert "hostPort" not in repr(each.get("ports", [])), where

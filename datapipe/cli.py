@@ -45,7 +45,7 @@ def cli() -> None:
     type=click.Choice([c.value for c in Cloud]),
     default=Cloud.GCP.value,
     show_default=True,
-    help="Where the warehouse is: gcp (BigQuery), aws (Redshift), azure (Synapse).",
+    help="Where the warehouse is: gcp (BigQuery). aws (Redshift) and azure (Synapse) are not supported yet.",
 )
 def init(name: str, cloud: str) -> None:
     """Create the folder NAME with a commented config.yaml template."""

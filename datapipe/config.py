@@ -36,6 +36,10 @@ class Cloud(StrEnum):
     """Microsoft Azure: Synapse, staged through Blob Storage."""
 
 
+WAREHOUSES: dict[Cloud, str] = {Cloud.GCP: "BigQuery", Cloud.AWS: "Redshift", Cloud.AZURE: "Azure Synapse"}
+"""The warehouse of each cloud."""
+
+
 class LoadMode(StrEnum):
     """How a table's rows reach the warehouse on each run."""
 

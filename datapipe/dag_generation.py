@@ -23,8 +23,15 @@ from typing import Any
 import jinja2
 
 from datapipe.bigquery_evolution import BigQueryChange, bigquery_changes
-from datapipe.bigquery_sql import create_table_sql, evolution_sql, merge_sql, schema_guard_sql, table_ref
-from datapipe.config import AwsDestination, AzureDestination, Cloud, GcpDestination, LoadMode, Project
+from datapipe.bigquery_sql import (
+    clustering_columns,
+    create_table_sql,
+    evolution_sql,
+    merge_sql,
+    schema_guard_sql,
+    table_ref,
+)
+from datapipe.config import WAREHOUSES, AwsDestination, AzureDestination, Cloud, GcpDestination, LoadMode, Project
 from datapipe.errors import DatapipeError, MissingSchemaError, UnsupportedTargetError
 from datapipe.schema_generation import SchemaFiles
 from datapipe.table_registry import SubjectHistory, read_subject
@@ -41,7 +48,6 @@ when triggered with ``{"full_history": true}``; the data interval's start otherw
 STAGING_TABLE_PREFIX = "_staging_"
 """Incremental loads land in ``<dataset>._staging_<table>`` before the MERGE."""
 
-_WAREHOUSES = {Cloud.GCP: "BigQuery", Cloud.AWS: "Redshift", Cloud.AZURE: "Azure Synapse"}
 
 
 class MissingPrimaryKeyError(DatapipeError):
@@ -74,14 +80,18 @@ def render_dag(project: Project, table_name: str, config_file: str | None = None
     settings = project.table(table_name)
     destination = config.destination
     if isinstance(destination, AwsDestination | AzureDestination):
-        raise UnsupportedTargetError(destination.cloud.value, _WAREHOUSES[destination.cloud], [Cloud.GCP.value])
+        raise UnsupportedTargetError(destination.cloud.value, WAREHOUSES[destination.cloud], [Cloud.GCP.value])
     assert isinstance(destination, GcpDestination)
     shown_config = config_file or str(project.config_path)
     files = SchemaFiles.of(project, settings)
     if not files.avsc.is_file():
         raise MissingSchemaError(settings.name, str(files.avsc), shown_config)
     avro = json.loads(files.avsc.read_text(encoding="utf-8"))
-    fields = to_bigquery(avro)
+    if not files.bigquery.is_file():
+        raise MissingSchemaError(settings.name, str(files.bigquery), shown_config)
+    # The BigQuery table schema file (written beside the .avsc by `generate schema`) is what the table is
+    # created with: columns, modes, descriptions.
+    fields: list[dict[str, Any]] = json.loads(files.bigquery.read_text(encoding="utf-8"))
     primary_keys: list[str] = list(avro.get(PRIMARY_KEYS, []))
     incremental = settings.load_mode is LoadMode.INCREMENTAL
     if incremental and not primary_keys:
@@ -119,6 +129,8 @@ def render_dag(project: Project, table_name: str, config_file: str | None = None
         "load_task_id": "load_staging" if incremental else "load",
         "load_table": STAGING_TABLE_PREFIX + settings.key if incremental else settings.key,
         "time_partitioning": partition if _is_time(fields, partition) else None,
+        "clustering": clustering_columns(fields, primary_keys),
+        "table_description": avro.get("doc"),
         "merge_script": incremental_script(
             project, settings.key, avro, fields, primary_keys, partition
         ) if incremental else "",

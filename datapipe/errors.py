@@ -154,13 +154,21 @@ class MissingSchemaError(DatapipeError):
 class UnsupportedTargetError(DatapipeError):
     """The destination cloud has no DAG generator yet."""
 
-    def __init__(self, cloud: str, warehouse: str, supported: Sequence[str]) -> None:
+    def __init__(self, cloud: str, warehouse: str, supported: Sequence[str], at: str = "dag") -> None:
         self.cloud = cloud
         self.warehouse = warehouse
-        super().__init__(
-            f"destination.cloud {cloud!r} ({warehouse}): DAG generation is not supported yet; "
-            f"supported clouds: {', '.join(supported)}. Schemas (`datapipe generate schema`) work for every cloud."
-        )
+        if at == "init":
+            message = (
+                f"--cloud {cloud} ({warehouse}) is not supported: datapipe generates pipelines into BigQuery only "
+                f"(supported clouds: {', '.join(supported)}); nothing was created"
+            )
+        else:
+            message = (
+                f"destination.cloud {cloud!r} ({warehouse}): DAG generation is not supported yet; "
+                f"supported clouds: {', '.join(supported)}. Schemas (`datapipe generate schema`) work for every "
+                "cloud."
+            )
+        super().__init__(message)
 
 
 class ProjectExistsError(DatapipeError):

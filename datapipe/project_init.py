@@ -7,12 +7,17 @@ from pathlib import Path
 
 import jinja2
 
-from datapipe.config import Cloud
-from datapipe.errors import ConfigError, ConfigProblem, ProjectExistsError
+from datapipe.config import WAREHOUSES, Cloud
+from datapipe.errors import ConfigError, ConfigProblem, ProjectExistsError, UnsupportedTargetError
 
 
 def init_project(folder: str | Path, cloud: Cloud, today: dt.date | None = None) -> Path:
-    """Create ``folder/config.yaml`` for ``cloud``; the project is named after the folder. Returns the file."""
+    """Create ``folder/config.yaml`` for ``cloud``; the project is named after the folder. Returns the file.
+
+    Only ``gcp`` is supported: datapipe generates BigQuery pipelines; Redshift and Synapse ones are refused here,
+    before any project exists, rather than after a migration has been set up around them."""
+    if cloud is not Cloud.GCP:
+        raise UnsupportedTargetError(cloud.value, WAREHOUSES[cloud], [Cloud.GCP.value], at="init")
     path = Path(folder)
     name = path.name
     if not name or not name[0].isalpha() or not all(c.isalnum() or c == "-" for c in name) or name != name.lower():

@@ -103,3 +103,13 @@ def test_should_exit_2_on_usage_errors(capsys: pytest.CaptureFixture[str]) -> No
 def test_should_offer_help_everywhere(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
     code, out, _ = run(capsys, *args, "--help")
     assert code == 0 and out.startswith("Usage: datapipe")
+
+
+@pytest.mark.parametrize(("cloud", "warehouse"), [("aws", "Redshift"), ("azure", "Azure Synapse")])
+def test_should_refuse_a_cloud_it_cannot_generate_pipelines_for_at_init(
+    chdir_tmp: Path, capsys: pytest.CaptureFixture[str], cloud: str, warehouse: str
+) -> None:
+    code, _, err = run(capsys, "init", "ventas", "--cloud", cloud)
+    assert code == 2
+    assert f"--cloud {cloud} ({warehouse}) is not supported" in err and "supported clouds: gcp" in err
+    assert "Traceback" not in err and not (chdir_tmp / "ventas").exists()

@@ -2,6 +2,7 @@
 # DO NOT EDIT: change the config or the table, then run again:
 #   datapipe generate schema VENTAS_DETALLE --config migracion-ventas/config.yaml
 #   datapipe generate dag VENTAS_DETALLE --config migracion-ventas/config.yaml
+# ruff: noqa: E501, RUF100  (SQL and descriptions come from the table; their lines are as long as they are)
 """Load VENTAS_DETALLE from sqlite into BigQuery acme-data.raw_ventas.ventas_detalle.
 
 Load mode: full (replaced); schedule @daily; extraction on Celery queue 'extract-oracle'.
@@ -68,6 +69,8 @@ with DAG(
                 },
                 "createDisposition": "CREATE_IF_NEEDED",
                 "writeDisposition": "WRITE_TRUNCATE",
+                "clustering": {"fields": ['ID_VENTA', 'LINEA']},
+                "destinationTableProperties": {"description": 'Table VENTAS_DETALLE of the migracion-ventas migration.'},
             }
         },
     )

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from infra_fixtures import base_config, run_stack
 
-from infra.mock_runtime import ProgramRun
+from infra.offline.mock_runtime import ProgramRun
 
 
 @pytest.fixture(scope="module")

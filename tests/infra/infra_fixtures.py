@@ -12,7 +12,7 @@ from typing import Any
 
 from infra.config_loader import PROJECT
 from infra.live_color import ENV_VAR
-from infra.mock_runtime import ProgramRun, run_program
+from infra.offline.mock_runtime import ProgramRun, run_program
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = ROOT / "infra"
@@ -179,7 +179,7 @@ def run_stack(
 
 def run_shipped_stack(stack: str, live: str = "none") -> ProgramRun:
     """The shipped ``Pulumi.<stack>.yaml`` run as the offline render runs it (secrets as placeholders)."""
-    from infra.render import read_stack_input
+    from infra.offline.render import read_stack_input
 
     stack_input = read_stack_input(ROOT, stack)
     return run_program(stack_input.program, stack, stack_input.config, stack_input.secret_keys, env={ENV_VAR: live})

@@ -15,7 +15,7 @@ import yaml
 from infra_fixtures import ROOT, base_config, run_stack
 
 from infra.gate import AirflowVersionRefused
-from infra.render import EXIT_REFUSED, main
+from infra.offline.render import EXIT_REFUSED, main
 
 
 def _config(active: str, blue: str, green: str, allow: bool) -> dict[str, object]:

@@ -11,7 +11,7 @@ from infra_fixtures import ROOT, SECRETS, base_config, run_stack
 
 from infra.config import AfterFlip, StackConfig
 from infra.errors import ConfigError
-from infra.render import read_stack_input
+from infra.offline.render import read_stack_input
 
 
 def _with(path: str, value: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Each run is the real program under Pulumi's mock runtime. The order is read from what the SDK sends the
 engine in each resource's registration (its dependencies and its parent, see
-:meth:`infra.mock_runtime.ProgramRun.waits_for`), the timeouts from its custom timeouts. Every row names one
+:meth:`infra.offline.mock_runtime.ProgramRun.waits_for`), the timeouts from its custom timeouts. Every row names one
 dependency of the program: deleting that ``depends_on`` (or moving the resource) makes its row fail.
 """
 
@@ -14,7 +14,7 @@ import pytest
 from infra_fixtures import SECRETS, base_config, run_stack
 
 from infra.errors import ConfigError
-from infra.mock_runtime import ProgramRun
+from infra.offline.mock_runtime import ProgramRun
 
 Obj = tuple[str, str]
 ROUTER: Obj = ("Service", "airflow-api")

@@ -15,7 +15,7 @@ from infra.flip_guard import FlipGuardError, check_router_update, make_flip_guar
 from infra.gate import FlipRefused, check_flip, load_registry
 from infra.labels import schemas_annotation
 from infra.live_color import CLI_ENV_VAR
-from infra.mock_runtime import ProgramRun
+from infra.offline.mock_runtime import ProgramRun
 from infra.router import router_annotations
 from versioning import Compatibility, Registry
 
@@ -80,7 +80,7 @@ def test_should_refuse_an_incompatible_flip_and_list_every_incompatibility(regis
 
 
 def test_should_refuse_before_declaring_any_resource(registry_dir: Path) -> None:
-    from infra import mock_runtime
+    from infra.offline import mock_runtime
 
     declared: list[Any] = []
     original = mock_runtime.PlatformMocks.new_resource

@@ -22,7 +22,7 @@ import json, runpy, sys
 import pulumi
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
-from infra.mock_runtime import PlatformMocks
+from infra.offline.mock_runtime import PlatformMocks
 
 mocks = PlatformMocks()
 pulumi.runtime.set_mocks(mocks, project="pipeline-platform", stack="dev", preview=False)

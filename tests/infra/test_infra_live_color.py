@@ -36,7 +36,7 @@ from infra.live_color import (
     discover_live_color,
     qualified_stack_name,
 )
-from infra.mock_runtime import ProgramRun, run_program
+from infra.offline.mock_runtime import ProgramRun, run_program
 
 STACK = "organization/pipeline-platform/prod"
 

@@ -22,7 +22,7 @@ from infra.airflow_settings import OWNED_OPTIONS
 from infra.color_context import HOSTNAME_CALLABLE
 from infra.config import AuthManager
 from infra.errors import ConfigError
-from infra.mock_runtime import ProgramRun
+from infra.offline.mock_runtime import ProgramRun
 from infra.pod_settings import SAFE_TO_EVICT
 
 AIRFLOW_PYTHON = ROOT / ".venv-airflow" / "bin" / "python"

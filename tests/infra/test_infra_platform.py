@@ -13,7 +13,7 @@ import pytest
 from infra_fixtures import SECRETS, base_config, run_stack
 
 from infra.labels import COLOR_LABEL, POOL_LABEL
-from infra.mock_runtime import ProgramRun
+from infra.offline.mock_runtime import ProgramRun
 
 
 def container(obj: dict[str, Any]) -> dict[str, Any]:

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from infra_fixtures import ROOT, run_shipped_stack
 
-from infra import render as render_module
-from infra.render import (
+from infra.offline import render as render_module
+from infra.offline.render import (
     EXIT_INVALID,
     EXIT_REFUSED,
     EXIT_RENDERED,

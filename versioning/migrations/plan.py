@@ -1,8 +1,8 @@
 """What a migration does to a table, step by step, before any SQL dialect is involved.
 
 Each step of a subject becomes a list of :class:`Change` groups, one group per operation, in the order the
-records move (see :mod:`versioning.upgrade.operations`): declared operations, then implied adds, then implied removes; a
-downgrade reverses that. Then the table is reconciled with the target version, so that type and nullability
+records move (see :mod:`versioning.upgrade.operations`): declared operations, then implied fills, then implied
+drops; a downgrade plans the inverse operations (``Step.down``), derived from the upgrade as the records' is. Then the table is reconciled with the target version, so that type and nullability
 changes that no operation declares (a field widened from ``int`` to ``long``, a field made optional) reach
 the table too.
 
@@ -22,7 +22,7 @@ from versioning.migrations.columns import ColumnSpec, column_spec, default_value
 from versioning.migrations.errors import MigrationError
 from versioning.registry import Subject
 from versioning.schema import Schema
-from versioning.upgrade.operations import Add, Copy, Promote, Remove, Rename, Step
+from versioning.upgrade.operations import Add, Copy, Demote, Drop, Fill, Promote, Remove, Rename, Step
 
 
 @dataclass(frozen=True)
@@ -232,10 +232,7 @@ class _Planner:
                 "derived from it; declare the step with add, copy, rename, remove and promote operations, "
                 f"or give the step hand-written 'sql:' in {self.subject.name}/subject.yaml"
             )
-        if self.up:
-            self.plan_upgrade()
-        else:
-            self.plan_downgrade()
+        self.plan_operations()
         self.reconcile()
         return StepPlan(self.step, self.up, self.groups)
 
@@ -244,41 +241,35 @@ class _Planner:
             self.shape.apply(change)
         self.groups.append(ChangeGroup(description, list(changes)))
 
-    def plan_upgrade(self) -> None:
-        for op in self.step.operations:
+    def plan_operations(self) -> None:
+        """One table change per record operation: the upgrade's operations, or on the way down their inverses
+        (``Step.down``), so the table's downgrade is derived exactly as the records' is."""
+        into = f"v{self.step.to_version if self.up else self.step.from_version}"
+        for op in self.step.up if self.up else self.step.down:
             if isinstance(op, Add):
                 if op.has_value:
                     self.add(op.field, f"add {op.field} = {op.value!r}", op.value, converted=False)
-                else:
+                elif self.up:
                     self.add(op.field, f"add {op.field} (its default)")
+                else:  # the inverse of a remove
+                    self.add(op.field, f"put back {op.field} (filled with its {into} default)", required_default=True)
+            elif isinstance(op, Fill):
+                verb = "add" if self.up else "put back"
+                self.add(
+                    op.field,
+                    f"{verb} {op.field} (in {into}, filled with its default)",
+                    required_default=not self.up,
+                )
             elif isinstance(op, Copy):
                 self.copy(op.field, op.source)
             elif isinstance(op, Rename):
                 self.emit(f"rename {op.old} to {op.new}", RenameColumn(self.shape.columns[op.old], op.new))
-            elif isinstance(op, Remove):
-                self.emit(f"remove {op.field}", DropColumn(self.shape.columns[op.field]))
+            elif isinstance(op, (Remove, Drop)):
+                self.emit(f"remove {op.field} (not in {into})", DropColumn(self.shape.columns[op.field]))
             elif isinstance(op, Promote):
                 self.change_type(op.field, f"promote {op.field} from {op.source_type} to {op.to}")
-        for name in self.step.implied_adds:
-            self.add(name, f"add {name} (new in v{self.step.to_version}, filled with its default)")
-        for name in self.step.implied_removes:
-            self.emit(f"remove {name} (gone in v{self.step.to_version})", DropColumn(self.shape.columns[name]))
-
-    def plan_downgrade(self) -> None:
-        back = f"v{self.step.from_version}"
-        for name in self.step.implied_removes:
-            self.add(name, f"put back {name} (in {back}, filled with its default)", required_default=True)
-        for name in self.step.implied_adds:
-            self.emit(f"remove {name} (not in {back})", DropColumn(self.shape.columns[name]))
-        for op in reversed(self.step.operations):
-            if isinstance(op, (Add, Copy)):
-                self.emit(f"remove {op.field} (not in {back})", DropColumn(self.shape.columns[op.field]))
-            elif isinstance(op, Rename):
-                self.emit(f"rename {op.new} back to {op.old}", RenameColumn(self.shape.columns[op.new], op.old))
-            elif isinstance(op, Remove):
-                self.add(op.field, f"put back {op.field} (filled with its {back} default)", required_default=True)
-            elif isinstance(op, Promote):
-                self.change_type(op.field, f"demote {op.field} from {op.to} back to {op.source_type}")
+            elif isinstance(op, Demote):
+                self.change_type(op.field, f"demote {op.field} from {op.current} back to {op.to}")
 
     def add(
         self,

@@ -1,16 +1,16 @@
 """What a migration does to a table, step by step, before any SQL dialect is involved.
 
-Each step of a subject becomes a list of :class:`Change` groups, one group per operation, in the order the
-records move (see :mod:`versioning.upgrade.operations`): declared operations, then implied fills, then implied
-drops; a downgrade plans the inverse operations (``Step.down``), derived from the upgrade as the records' is. Then the table is reconciled with the target version, so that type and nullability
-changes that no operation declares (a field widened from ``int`` to ``long``, a field made optional) reach
-the table too.
+Each step of a subject becomes a list of :class:`Change` groups, one group per operation, in the order the records
+move (see :mod:`versioning.upgrade.operations`): declared operations, then implied fills, then implied drops; a
+downgrade plans the inverse operations (``Step.down``), derived from the upgrade as the records' is. Then the
+table is reconciled with the target version, so that type and nullability changes that no operation declares (a
+field widened from ``int`` to ``long``, a field made optional) reach the table too.
 
-A new column is always added nullable, filled, and only then made ``NOT NULL``. One rule for every case
-works on every database: copied columns have no constant to use as a server default, SQLite cannot add a
-``NOT NULL`` column without one, and a server default left behind would differ from the table that
-``create_table_sql`` makes for the same version. The fill updates only rows where the column is still null,
-so it is safe to run again and satisfies BigQuery's rule that every UPDATE has a WHERE clause.
+A new column is always added nullable, filled, and only then made ``NOT NULL``. One rule for every case works on
+every database: copied columns have no constant to use as a server default, SQLite cannot add a ``NOT NULL``
+column without one, and a server default left behind would differ from the table that ``create_table_sql`` makes
+for the same version. The fill updates only rows where the column is still null, so it is safe to run again and
+satisfies BigQuery's rule that every UPDATE has a WHERE clause.
 """
 
 from __future__ import annotations

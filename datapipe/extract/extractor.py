@@ -21,13 +21,13 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import fastavro
 import pyarrow as pa
 import sqlalchemy as sa
-from fastavro.write import Writer
 from pyarrow import fs as pafs
 from sqlalchemy import Engine
 
@@ -40,6 +40,7 @@ from datapipe.errors import (
     UnknownColumnError,
     ValueOverflowError,
 )
+from datapipe.extract.avro_columns import AvroColumnWriter, arrow_type
 from datapipe.extract.values import ValueNotRepresentable, converter
 from datapipe.reflection import find_column, reflect_table
 from datapipe.schema_generation import SchemaFiles
@@ -125,21 +126,21 @@ def extract_table(
     if not files.avsc.is_file():
         raise MissingSchemaError(settings.name, str(files.avsc), str(project.config_path))
     schema = json.loads(files.avsc.read_text(encoding="utf-8"))
-    parsed = fastavro.parse_schema(schema)
+    fastavro.parse_schema(schema)  # a broken .avsc is reported before anything is read
     target = _Output.open(output, storage_timeout)
     if engine is not None:
-        return _extract(project, settings, files, schema, parsed, target, engine, interval, environ, batch_size,
+        return _extract(project, settings, files, schema, target, engine, interval, environ, batch_size,
                         rows_per_file)
     owned = connect(project, environ)
     try:
-        return _extract(project, settings, files, schema, parsed, target, owned, interval, environ, batch_size,
+        return _extract(project, settings, files, schema, target, owned, interval, environ, batch_size,
                         rows_per_file)
     finally:
         owned.dispose()
 
 
 def _extract(
-    project: Project, settings: TableSettings, files: SchemaFiles, schema: dict[str, Any], parsed: Any,
+    project: Project, settings: TableSettings, files: SchemaFiles, schema: dict[str, Any],
     target: _Output, engine: Engine, interval: Interval | None, environ: Mapping[str, str] | None,
     batch_size: int, rows_per_file: int,
 ) -> ExtractResult:
@@ -175,16 +176,26 @@ def _extract(
         else:
             statement = statement.where(partition >= start, partition < end)
 
-    names = [f["name"] for f in schema["fields"]]
-    converters = [converter(f["type"]) for f in schema["fields"]]
-    sink = _Sink(target, parsed, rows_per_file)
+    converters = [ColumnConverter(f["name"], f["type"]) for f in schema["fields"]]
+    sink = _Sink(target, schema, rows_per_file)
     try:
         with engine.connect() as connection:
-            result = connection.execution_options(stream_results=True, yield_per=batch_size).execute(statement)
-            for batch in result.partitions():
-                sink.write_batch([_record(names, converters, row, settings.name) for row in batch])
+            # The driver's own streaming cursor: rows as plain tuples, without SQLAlchemy's per-row objects (which
+            # cost more than the rest of a row's way to Avro). The interval bounds are rendered as literals.
+            sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+            cursor = _streaming_cursor(connection.connection.dbapi_connection, engine.dialect.name, batch_size)
+            try:
+                cursor.execute(sql)
+                while batch := cursor.fetchmany(batch_size):
+                    values = list(zip(*batch, strict=True))
+                    arrays = [convert.array(column_values, settings.name) for convert, column_values in
+                              zip(converters, values, strict=True)]
+                    sink.write_batch(arrays, len(batch))
+            finally:
+                with contextlib.suppress(Exception):  # a failed statement may leave nothing to close
+                    cursor.close()
         sink.commit()
-    except sa.exc.SQLAlchemyError as error:
+    except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as error:
         sink.abort()
         raise SourceError(shown(engine.url), str(getattr(error, "orig", error)).strip().splitlines()[0]) from None
     except BaseException:
@@ -202,18 +213,72 @@ def _selected(column: sa.Column[Any], dialect: str) -> sa.ColumnElement[Any]:
     return sa.type_coerce(expression, sa.types.NullType()).label(column.name)
 
 
-def _record(names: list[str], converters: list[Callable[[Any], Any]], row: Any, table: str) -> dict[str, Any]:
-    try:
-        return {n: convert(v) for n, convert, v in zip(names, converters, row, strict=True)}
-    except ValueNotRepresentable:
-        pass
-    # Find the column, for the message (the fast path above does not track it).
-    for name, convert, value in zip(names, converters, row, strict=True):
+def _streaming_cursor(dbapi_connection: Any, dialect: str, batch_size: int) -> Any:
+    """A cursor that fetches ``batch_size`` rows per round trip without holding the whole result."""
+    if dialect == "postgresql":
+        cursor = dbapi_connection.cursor(name="datapipe_extract")  # server-side
+        cursor.itersize = batch_size
+    elif dialect in ("mysql", "mariadb"):
+        import pymysql.cursors
+
+        cursor = dbapi_connection.cursor(pymysql.cursors.SSCursor)  # unbuffered
+    else:
+        cursor = dbapi_connection.cursor()  # sqlite3 and python-oracledb stream by arraysize
+    cursor.arraysize = batch_size
+    return cursor
+
+
+class ColumnConverter:
+    """One field's values of a batch as an Arrow array holding exactly what the Avro file gets.
+
+    The fast path hands the driver's values to Arrow when their Python types are the ones Arrow converts with the
+    same rules as :mod:`datapipe.extract.values` (``int`` for a long, ``Decimal`` for a decimal, which Arrow
+    refuses to round, ...). Any other batch goes through the reference converters value by value, which also name
+    the value that does not fit. Both give the same array or the same refusal."""
+
+    def __init__(self, name: str, avro: Any) -> None:
+        self.name = name
+        self.convert = converter(avro)
+        self.arrow = arrow_type(avro)
+        branch = next(b for b in avro if b != "null") if isinstance(avro, list) else avro
+        self.kind = branch if isinstance(branch, str) else branch.get("logicalType") or branch["type"]
+        self.fast_types = _FAST_TYPES.get(self.kind)
+
+    def array(self, values: tuple[Any, ...], table: str) -> pa.Array:
+        if self.fast_types is not None:
+            types = set(map(type, values))
+            types.discard(type(None))
+            if types <= self.fast_types and not (
+                self.kind == "local-timestamp-micros" and any(v.tzinfo for v in values if v is not None)
+            ):
+                try:
+                    return pa.array(values, self.arrow)
+                except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+                    pass  # the reference path says which value and why
         try:
-            convert(value)
+            converted = [self.convert(v) for v in values]
         except ValueNotRepresentable as error:
-            raise ValueOverflowError(table, name, error.reason) from None
-    raise AssertionError("unreachable")  # pragma: no cover
+            raise ValueOverflowError(table, self.name, error.reason) from None
+        try:
+            return pa.array(converted, self.arrow)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
+            raise ValueOverflowError(table, self.name, str(error)) from None
+
+
+# The driver types Arrow converts exactly as datapipe.extract.values does, per Avro type. (Avro float is left to
+# the reference path: Arrow turns an out-of-range double into infinity instead of refusing it.)
+_FAST_TYPES: dict[str, set[type]] = {
+    "long": {int},
+    "int": {int},
+    "double": {float},
+    "boolean": {bool},
+    "string": {str},
+    "bytes": {bytes},
+    "decimal": {Decimal},
+    "date": {dt.date},
+    "timestamp-micros": {dt.datetime},
+    "local-timestamp-micros": {dt.datetime},
+}
 
 
 def _bounds(column: sa.Column[Any], interval: Interval) -> tuple[Any, Any]:
@@ -308,7 +373,7 @@ class _Sink:
     """Avro part files under one output location, rolled over every ``rows_per_file`` rows, written under
     temporary names and renamed into place by :meth:`commit`."""
 
-    def __init__(self, target: _Output, schema: Any, rows_per_file: int) -> None:
+    def __init__(self, target: _Output, schema: dict[str, Any], rows_per_file: int) -> None:
         self.target = target
         self.filesystem = target.filesystem
         self.base = target.base
@@ -317,25 +382,25 @@ class _Sink:
         self.result = ExtractResult()
         self._temporary: list[str] = []
         self._stream: Any = None
-        self._writer: Writer | None = None
+        self._writer: AvroColumnWriter | None = None
         self._rows_in_file = 0
         # Even an empty interval gets one (empty) file, so the load job's wildcard always matches.
         self._open()
 
-    def write_batch(self, records: list[dict[str, Any]]) -> None:
+    def write_batch(self, columns: list[pa.Array], rows: int) -> None:
         at = 0
-        while at < len(records):
+        while at < rows:
             if self._rows_in_file >= self.rows_per_file:
                 self._finish()
                 self._open()
-            room = self.rows_per_file - self._rows_in_file
-            chunk = records[at:at + room]
+            count = min(self.rows_per_file - self._rows_in_file, rows - at)
+            chunk = columns if count == rows else [c.slice(at, count) for c in columns]
             assert self._writer is not None
-            for record in chunk:
-                self._writer.write(record)
-            self._rows_in_file += len(chunk)
-            self.result.rows += len(chunk)
-            at += len(chunk)
+            writer = self._writer
+            self.target.call(functools.partial(writer.write, chunk, count))
+            self._rows_in_file += count
+            self.result.rows += count
+            at += count
 
     def commit(self) -> None:
         """Close the last file, remove the part files of an earlier try, and move the new ones into place."""
@@ -364,13 +429,12 @@ class _Sink:
     def _open(self) -> None:
         path = f"{self.base}/{TEMPORARY_PREFIX}{PART_FILE.format(len(self._temporary))}"
         self._stream = self.target.call(lambda: self.filesystem.open_output_stream(path))
-        self._writer = Writer(self._stream, self.schema, codec="deflate")
+        self._writer = AvroColumnWriter(self._stream, self.schema)
         self._rows_in_file = 0
         self._temporary.append(path)
 
     def _finish(self) -> None:
         if self._writer is not None:
-            writer, stream = self._writer, self._stream
+            stream = self._stream
             self._writer = None
-            self.target.call(writer.flush)
             self.target.call(stream.close)

@@ -1,0 +1,209 @@
+"""Avro container files written a batch of columns at a time.
+
+fastavro encodes one record dict at a time, in Python-called C: a few microseconds per field, which made it nearly
+all of an extraction's time. This writer takes a batch as Arrow arrays (one per field, already holding exactly the
+values to write) and encodes every field of every row with numpy: zig-zag varints for ints, longs, dates and
+timestamps, little-endian IEEE for floats, length-prefixed bytes for strings, bytes and decimals (two's complement,
+big-endian, minimal length, as the Avro specification says), union branch indexes for nullable fields. The
+per-field byte runs are then interleaved into records in one scatter, and the block is deflated.
+
+The output is an ordinary Avro object container file (codec ``deflate``) that fastavro, Avro's own libraries and
+BigQuery read; tests hold it byte-for-value equal to fastavro's own encoding of the same records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import numpy as np
+import pyarrow as pa
+
+MAGIC = b"Obj\x01"
+DEFLATE_LEVEL = 1
+"""zlib level of the blocks: the fastest. BigQuery decompresses any level; the files are staging files."""
+
+
+@dataclass(frozen=True)
+class Bytes:
+    """A run of encoded values: ``lengths[i]`` bytes for row ``i``, all of them concatenated in ``data``."""
+
+    lengths: np.ndarray
+    data: np.ndarray
+
+
+def arrow_type(avro: Any) -> pa.DataType:
+    """The Arrow type whose values the encoder writes for an Avro field type (a nullable union: its branch)."""
+    if isinstance(avro, list):
+        return arrow_type(_branch(avro))
+    if isinstance(avro, str):
+        return _PRIMITIVE_ARROW[avro]
+    logical = avro.get("logicalType")
+    if logical == "decimal":
+        precision, scale = int(avro["precision"]), int(avro.get("scale", 0))
+        return pa.decimal128(precision, scale) if precision <= 38 else pa.decimal256(precision, scale)
+    if logical in _LOGICAL_ARROW:
+        return _LOGICAL_ARROW[logical]
+    return _PRIMITIVE_ARROW[avro["type"]]
+
+
+_PRIMITIVE_ARROW: dict[str, pa.DataType] = {
+    "int": pa.int32(), "long": pa.int64(), "float": pa.float32(), "double": pa.float64(), "boolean": pa.bool_(),
+    "string": pa.string(), "bytes": pa.binary(),
+}
+_LOGICAL_ARROW: dict[str, pa.DataType] = {
+    "date": pa.date32(), "time-micros": pa.time64("us"), "timestamp-micros": pa.timestamp("us", tz="UTC"),
+    "local-timestamp-micros": pa.timestamp("us"), "uuid": pa.string(),
+}
+
+
+def _branch(union: list[Any]) -> Any:
+    return next(b for b in union if b != "null")
+
+
+class AvroColumnWriter:
+    """Writes an Avro container file to ``stream`` from batches of Arrow columns (:meth:`write`)."""
+
+    def __init__(self, stream: BinaryIO, schema: dict[str, Any]) -> None:
+        self.stream = stream
+        self.fields = schema["fields"]
+        self.sync = os.urandom(16)
+        metadata = {"avro.schema": json.dumps(schema).encode(), "avro.codec": b"deflate"}
+        header = bytearray(MAGIC)
+        header += _long(len(metadata))
+        for key, value in metadata.items():
+            header += _long(len(key)) + key.encode() + _long(len(value)) + value
+        header += _long(0) + self.sync
+        stream.write(bytes(header))
+
+    def write(self, columns: list[pa.Array], rows: int) -> None:
+        """Write one block: ``rows`` records whose field ``i`` holds ``columns[i]`` (typed per :func:`arrow_type`)."""
+        if rows == 0:
+            return
+        pieces: list[Bytes] = []
+        for field, column in zip(self.fields, columns, strict=True):
+            pieces.extend(_field(field["type"], column))
+        data, _ = interleave(pieces, rows)
+        compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
+        block = compressor.compress(data.tobytes()) + compressor.flush()
+        self.stream.write(_long(rows) + _long(len(block)) + block + self.sync)
+
+
+def interleave(pieces: list[Bytes], rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row 0's bytes of every piece in order, then row 1's, ...: the records. Returns (bytes, record lengths)."""
+    if not pieces:
+        return np.zeros(0, np.uint8), np.zeros(rows, np.int64)
+    lengths = np.stack([p.lengths for p in pieces], axis=1)
+    flat = lengths.ravel()
+    starts = (np.cumsum(flat) - flat).reshape(rows, len(pieces))
+    out = np.empty(int(flat.sum()), np.uint8)
+    for index, piece in enumerate(pieces):
+        if piece.data.size == 0:
+            continue
+        ends = np.cumsum(piece.lengths)
+        shift = np.repeat(starts[:, index] - (ends - piece.lengths), piece.lengths)
+        out[shift + np.arange(piece.data.size)] = piece.data
+    return out, lengths.sum(axis=1)
+
+
+def _field(avro: Any, column: pa.Array) -> list[Bytes]:
+    rows = len(column)
+    valid = np.ones(rows, bool) if column.null_count == 0 else column.is_valid().to_numpy(zero_copy_only=False)
+    if isinstance(avro, list):
+        null_index = avro.index("null")
+        value_index = 1 - null_index if len(avro) == 2 else avro.index(_branch(avro))
+        branch = np.where(valid, 2 * value_index, 2 * null_index).astype(np.uint8)  # zig-zag of 0 or 1
+        present = column.filter(pa.array(valid)) if column.null_count else column
+        values = _values(_branch(avro), present)
+        lengths = np.zeros(rows, np.int64)
+        lengths[valid] = values.lengths
+        return [Bytes(np.ones(rows, np.int64), branch), Bytes(lengths, values.data)]
+    if column.null_count:
+        raise ValueError("a null in a field that is not nullable")
+    return [_values(avro, column)]
+
+
+def _values(avro: Any, column: pa.Array) -> Bytes:
+    kind = avro if isinstance(avro, str) else avro.get("logicalType") or avro["type"]
+    if kind in ("int", "long", "date", "time-micros", "timestamp-micros", "local-timestamp-micros"):
+        if kind == "date":
+            column = column.cast(pa.int32())
+        elif kind != "int":
+            column = column.cast(pa.int64())
+        return varints(np.asarray(column.to_numpy(zero_copy_only=False), np.int64))
+    if kind in ("double", "float"):
+        width = "<f8" if kind == "double" else "<f4"
+        values = np.ascontiguousarray(column.to_numpy(zero_copy_only=False), dtype=width)
+        return Bytes(np.full(len(values), values.itemsize, np.int64), values.view(np.uint8))
+    if kind == "boolean":
+        values = np.asarray(column.to_numpy(zero_copy_only=False), np.uint8)
+        return Bytes(np.ones(len(values), np.int64), values)
+    if kind in ("string", "bytes", "uuid"):
+        return _length_prefixed(_offsets_and_data(column))
+    if kind == "decimal":
+        return _length_prefixed(_twos_complement(column))
+    raise ValueError(f"no column encoder for Avro type {avro!r}")
+
+
+def varints(values: np.ndarray) -> Bytes:
+    """Avro's zig-zag varints of int64 values."""
+    zigzag = ((values << 1) ^ (values >> 63)).view(np.uint64)
+    count = np.ones(len(zigzag), np.int64)
+    rest = zigzag >> np.uint64(7)
+    while rest.any():
+        count += rest > 0
+        rest >>= np.uint64(7)
+    width = int(count.max()) if len(count) else 1
+    matrix = np.empty((len(zigzag), width), np.uint8)
+    for k in range(width):
+        group = ((zigzag >> np.uint64(7 * k)) & np.uint64(0x7F)).astype(np.uint8)
+        matrix[:, k] = group | np.where(k < count - 1, 0x80, 0).astype(np.uint8)
+    return Bytes(count, matrix[np.arange(width) < count[:, None]])
+
+
+def _offsets_and_data(column: pa.Array) -> Bytes:
+    large = pa.types.is_large_string(column.type) or pa.types.is_large_binary(column.type)
+    offset_type: Any = np.int64 if large else np.int32
+    column = pa.concat_arrays([column]) if column.offset else column
+    offsets_buffer, data_buffer = column.buffers()[1], column.buffers()[2]
+    offsets = np.frombuffer(offsets_buffer, offset_type)[: len(column) + 1].astype(np.int64)
+    data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    return Bytes(np.diff(offsets), data[offsets[0]:offsets[-1]])
+
+
+def _twos_complement(column: pa.Array) -> Bytes:
+    width = column.type.byte_width
+    column = pa.concat_arrays([column]) if column.offset else column
+    raw = np.frombuffer(column.buffers()[1], np.uint8)[: len(column) * width].reshape(len(column), width)
+    big_endian = raw[:, ::-1]
+    sign = np.where(big_endian[:, 0] >= 0x80, 0xFF, 0x00).astype(np.uint8)
+    same = big_endian == sign[:, None]
+    leading = np.cumprod(same, axis=1).sum(axis=1)
+    leading = np.minimum(leading, width - 1)
+    # Keep one sign byte when the first remaining byte's top bit does not carry the sign.
+    first = big_endian[np.arange(len(column)), leading]
+    leading = leading - (((first & 0x80) != (sign & 0x80)) & (leading > 0))
+    lengths = width - leading
+    return Bytes(lengths.astype(np.int64), big_endian[np.arange(width) >= leading[:, None]])
+
+
+def _length_prefixed(values: Bytes) -> Bytes:
+    prefix = varints(values.lengths.astype(np.int64))
+    data, lengths = interleave([prefix, values], len(values.lengths))
+    return Bytes(lengths, data)
+
+
+def _long(value: int) -> bytes:
+    zigzag = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while True:
+        byte = zigzag & 0x7F
+        zigzag >>= 7
+        if zigzag:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)

@@ -178,3 +178,11 @@ def merge_sql(
         f"    {values}\n"
         ")"
     )
+
+
+def staging_expiration_sql(staging: str, hours: int) -> str:
+    """Let BigQuery drop the staging table ``hours`` after this statement runs (each run's load replaces it)."""
+    return (
+        f"ALTER TABLE {staging} SET OPTIONS (\n"
+        f"  expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL {int(hours)} HOUR)\n)"
+    )

@@ -210,6 +210,27 @@ CRON_PRESETS: dict[str, str] = {
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,?#LW-]+$")
 
 
+ResourceName = str
+"""``cpu`` or ``memory`` (checked by :class:`ContainerResources`)."""
+
+
+class ContainerResources(_Model):
+    """Kubernetes requests and limits of the extractor container (quantities as Kubernetes writes them)."""
+
+    requests: dict[ResourceName, str] = Field(default_factory=lambda: {"cpu": "500m", "memory": "1Gi"})
+    """What the scheduler reserves; default 500m CPU, 1Gi memory (the extractor holds one batch at a time)."""
+    limits: dict[ResourceName, str] = Field(default_factory=lambda: {"cpu": "2", "memory": "2Gi"})
+    """The most the pod may use; default 2 CPU, 2Gi memory."""
+
+    @field_validator("requests", "limits")
+    @classmethod
+    def _only_cpu_and_memory(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - {"cpu", "memory"})
+        if unknown:
+            raise ValueError(f"only cpu and memory are set here, not {', '.join(unknown)}")
+        return value
+
+
 class AirflowSettings(_Model):
     """How the generated DAGs run on the platform."""
 
@@ -232,6 +253,13 @@ class AirflowSettings(_Model):
     """The Kubernetes Secret whose keys are the ``${VAR}`` variables of ``source``; defaults to
     ``<project.name>-source``."""
     retries: int = Field(default=2, ge=0)
+    service_account: str | None = Field(default=None, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+    """The Kubernetes service account of the extractor pods, bound to a Google service account through Workload
+    Identity (write access to the staging bucket); defaults to ``<project.name>-extractor``."""
+    extractor_resources: ContainerResources = Field(default_factory=ContainerResources)
+    """Requests and limits of the extractor container."""
+    staging_expiration_hours: int = Field(default=24, ge=1)
+    """Incremental loads: the staging table expires this long after a run's merge starts (BigQuery drops it)."""
 
     @field_validator("schedule")
     @classmethod

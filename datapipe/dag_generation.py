@@ -29,6 +29,7 @@ from datapipe.bigquery_sql import (
     evolution_sql,
     merge_sql,
     schema_guard_sql,
+    staging_expiration_sql,
     table_ref,
 )
 from datapipe.config import WAREHOUSES, AwsDestination, AzureDestination, Cloud, GcpDestination, LoadMode, Project
@@ -123,6 +124,8 @@ def render_dag(project: Project, table_name: str, config_file: str | None = None
         "pod_name": f"extract-{name}-{settings.key.replace('_', '-')}"[:63].rstrip("-"),
         "queue": settings.queue or config.airflow.queue,
         "source_secret": config.airflow.source_secret or f"{name}-source",
+        "service_account": config.airflow.service_account or f"{name}-extractor",
+        "resources": config.airflow.extractor_resources,
         "staging_uri": staging_uri,
         "extract_arguments": arguments,
         "incremental": incremental,
@@ -156,7 +159,10 @@ def incremental_script(
     staging = table_ref(destination.project_id, destination.dataset, STAGING_TABLE_PREFIX + key)
     history = read_subject(project.registry_dir, key)
     version = f"v{history.latest}" if history is not None else "of schemas/" + key + ".avsc"
-    statements = [create_table_sql(target, fields, primary_keys, partition, avro.get("doc"))]
+    statements = [
+        staging_expiration_sql(staging, project.config.airflow.staging_expiration_hours),
+        create_table_sql(target, fields, primary_keys, partition, avro.get("doc")),
+    ]
     statements += evolution_sql(target, in_place_changes(history))
     dag_id = f"{project.config.project.name}__{key}"
     fix = (

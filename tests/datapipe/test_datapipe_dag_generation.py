@@ -142,6 +142,10 @@ def test_should_load_every_generated_dag_in_a_real_dagbag(generated: Project, tm
         generate_dag(generated, table, CONFIG_AS_TYPED)
     report = run_in_airflow(generated.dags_dir, tmp_path)
     assert report["import_errors"] == {}
+    extract = report["dags"]["migracion-ventas__ventas_detalle"]
+    assert extract["service_account"] == "migracion-ventas-extractor"
+    assert {k: v for k, v in extract["resources"].items() if v} == {
+        "requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
     dags = {dag_id: {k: v for k, v in dag.items() if k in ("tasks", "queue", "arguments")}
             for dag_id, dag in report["dags"].items()}
     assert dags == {
@@ -251,6 +255,8 @@ for dag_id in sorted(bag.dag_ids):
     dags[dag_id] = {
         "tasks": sorted(t.task_id for t in dag.tasks),
         "queue": dag.get_task("extract").queue,
+        "service_account": dag.get_task("extract").service_account_name,
+        "resources": dag.get_task("extract").container_resources.to_dict(),
         "arguments": render(dag, pendulum.datetime(2025, 3, 1, tz="UTC"), pendulum.datetime(2025, 3, 2, tz="UTC")),
         "scheduled_intervals": intervals,
         "manual_interval": [manual.start.isoformat(), manual.end.isoformat()],

@@ -79,6 +79,8 @@ def to_postgres(script: str, database: str, dataset: str) -> list[str]:
     statements = []
     for statement in sqlglot.parse(script, read="bigquery"):
         assert statement is not None
+        if isinstance(statement, exp.Alter) and any(isinstance(a, exp.AlterSet) for a in statement.args["actions"]):
+            continue  # SET OPTIONS (the staging table's expiration): a table option
         if isinstance(statement, exp.Create):
             statement.set("properties", None)
         for constraint in list(statement.find_all(exp.ColumnConstraint)):

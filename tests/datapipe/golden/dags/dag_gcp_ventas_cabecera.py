@@ -23,6 +23,10 @@ STAGING_URI = 'gs://acme-staging/migracion-ventas/ventas_cabecera/{{ data_interv
 # Create the table on the first run; bring an existing table to this schema version where BigQuery can change it
 # in place, and stop with a message where it cannot; then merge the run's rows (one per primary key).
 MERGE_SQL = """\
+ALTER TABLE `acme-data`.`raw_ventas`.`_staging_ventas_cabecera` SET OPTIONS (
+  expiration_timestamp = TIMESTAMP_ADD(CURRENT_TIMESTAMP(), INTERVAL 24 HOUR)
+);
+
 CREATE TABLE IF NOT EXISTS `acme-data`.`raw_ventas`.`ventas_cabecera` (
   `ID_VENTA` INT64 NOT NULL,
   `CLIENTE` STRING NOT NULL,
@@ -140,6 +144,12 @@ with DAG(
         ],
         # The source credentials: the Secret's keys are the ${VAR} names in the config's source section.
         env_from=[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name='migracion-ventas-source'))],
+        # Workload Identity: this Kubernetes service account acts as a Google one with write access to the bucket.
+        service_account_name='migracion-ventas-extractor',
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '500m', 'memory': '1Gi'},
+            limits={'cpu': '2', 'memory': '2Gi'},
+        ),
         get_logs=True,
         on_finish_action="delete_pod",
     )

@@ -49,6 +49,12 @@ with DAG(
         ],
         # The source credentials: the Secret's keys are the ${VAR} names in the config's source section.
         env_from=[k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name='migracion-ventas-source'))],
+        # Workload Identity: this Kubernetes service account acts as a Google one with write access to the bucket.
+        service_account_name='migracion-ventas-extractor',
+        container_resources=k8s.V1ResourceRequirements(
+            requests={'cpu': '500m', 'memory': '1Gi'},
+            limits={'cpu': '2', 'memory': '2Gi'},
+        ),
         get_logs=True,
         on_finish_action="delete_pod",
     )

@@ -147,13 +147,32 @@ def schema_guard_sql(
     )
 
 
+def deleted_condition(fields: list[dict[str, Any]], deleted_column: str) -> str:
+    """The SQL condition, on the ``source`` row, that a soft-delete marker column says the row is deleted."""
+    field = next((f for f in fields if f["name"].lower() == deleted_column.lower()), None)
+    if field is None:
+        raise ValueError(f"no column {deleted_column!r}")
+    column = f"source.{quote(field['name'])}"
+    if field["type"] == "BOOLEAN":
+        return f"{column} IS TRUE"
+    if field["type"] in _TIME_TYPES:
+        return f"{column} IS NOT NULL"
+    raise ValueError(f"column {field['name']!r} is {field['type']}, not a boolean, date or timestamp")
+
+
 def merge_sql(
-    target: str, staging: str, fields: list[dict[str, Any]], primary_keys: list[str], order_by: str | None
+    target: str,
+    staging: str,
+    fields: list[dict[str, Any]],
+    primary_keys: list[str],
+    order_by: str | None,
+    deleted: str | None = None,
 ) -> str:
     """MERGE the staging rows into the target on the primary keys; the latest row per key wins.
 
     The staging rows are deduplicated first (one per primary key, the highest ``order_by`` value), because a
-    MERGE fails when two source rows match one target row.
+    MERGE fails when two source rows match one target row. With ``deleted`` (a condition from
+    :func:`deleted_condition`), a row marked deleted removes its key from the target and is never inserted.
     """
     columns = [quote(f["name"]) for f in fields]
     keys = [quote(k) for k in primary_keys]
@@ -162,7 +181,9 @@ def merge_sql(
     updates = ",\n    ".join(f"{c} = source.{c}" for c in columns if c not in keys)
     inserted = ",\n    ".join(columns)
     values = ",\n    ".join(f"source.{c}" for c in columns)
-    matched = f"WHEN MATCHED THEN UPDATE SET\n    {updates}\n" if updates else ""
+    matched = f"WHEN MATCHED AND {deleted} THEN DELETE\n" if deleted else ""
+    matched += f"WHEN MATCHED THEN UPDATE SET\n    {updates}\n" if updates else ""
+    not_matched = "WHEN NOT MATCHED" + (f" AND NOT ({deleted})" if deleted else "") + " THEN INSERT (\n"
     return (
         f"MERGE {target} AS target\n"
         "USING (\n"
@@ -172,7 +193,7 @@ def merge_sql(
         ") AS source\n"
         f"ON {on}\n"
         f"{matched}"
-        "WHEN NOT MATCHED THEN INSERT (\n"
+        f"{not_matched}"
         f"    {inserted}\n"
         ") VALUES (\n"
         f"    {values}\n"

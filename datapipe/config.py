@@ -299,6 +299,10 @@ class TableSettings(_Model):
     """The columns that identify a row; default: the table's reflected primary key."""
     queue: str | None = None
     """The Celery queue for this table's extraction; defaults to ``airflow.queue``."""
+    deleted_column: str | None = None
+    """Incremental loads: the source's soft-delete marker, a boolean (true = deleted) or a date/timestamp (set =
+    deleted). The MERGE deletes a marked row from the warehouse and never inserts one. Without it, rows deleted
+    in the source stay in the warehouse (incremental loads only see rows that still exist)."""
 
     @model_validator(mode="after")
     def _incremental_needs_partition_column(self) -> TableSettings:

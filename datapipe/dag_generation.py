@@ -26,6 +26,7 @@ from datapipe.bigquery_evolution import BigQueryChange, bigquery_changes
 from datapipe.bigquery_sql import (
     clustering_columns,
     create_table_sql,
+    deleted_condition,
     evolution_sql,
     merge_sql,
     schema_guard_sql,
@@ -33,7 +34,7 @@ from datapipe.bigquery_sql import (
     table_ref,
 )
 from datapipe.config import WAREHOUSES, AwsDestination, AzureDestination, Cloud, GcpDestination, LoadMode, Project
-from datapipe.errors import DatapipeError, MissingSchemaError, UnsupportedTargetError
+from datapipe.errors import ConfigError, ConfigProblem, DatapipeError, MissingSchemaError, UnsupportedTargetError
 from datapipe.schema_generation import SchemaFiles
 from datapipe.table_registry import SubjectHistory, read_subject
 from datapipe.table_schema import PRIMARY_KEYS
@@ -135,7 +136,8 @@ def render_dag(project: Project, table_name: str, config_file: str | None = None
         "clustering": clustering_columns(fields, primary_keys),
         "table_description": avro.get("doc"),
         "merge_script": incremental_script(
-            project, settings.key, avro, fields, primary_keys, partition
+            project, settings.key, avro, fields, primary_keys, partition,
+            _deleted(fields, settings.name, settings.deleted_column, shown_config),
         ) if incremental else "",
     }
     text = _environment().get_template(f"dag_{destination.cloud}.py.j2").render(values)
@@ -149,6 +151,7 @@ def incremental_script(
     fields: list[dict[str, Any]],
     primary_keys: list[str],
     partition: str | None,
+    deleted: str | None = None,
 ) -> str:
     """The BigQuery script of an incremental load: create the table if missing; apply the in-place changes of
     the schema versions since the last change BigQuery cannot make in place (each statement can run again);
@@ -170,7 +173,7 @@ def incremental_script(
         f"history once: trigger {dag_id} with the config {{\"full_history\": true}} (airflow dags trigger --conf)"
     )
     statements.append(schema_guard_sql(destination.project_id, destination.dataset, key, fields, version, fix))
-    statements.append(merge_sql(target, staging, fields, primary_keys, partition))
+    statements.append(merge_sql(target, staging, fields, primary_keys, partition, deleted))
     return ";\n\n".join(statements) + ";\n"
 
 
@@ -222,6 +225,19 @@ def _sql_literal(sql: str) -> str:
     if '"""' in sql or "\\" in sql:
         return _python_literal(sql)
     return '"""\\\n' + sql + '"""'
+
+
+def _deleted(fields: list[dict[str, Any]], table: str, column: str | None, config_file: str) -> str | None:
+    if column is None:
+        return None
+    try:
+        return deleted_condition(fields, column)
+    except ValueError as error:
+        raise ConfigError(config_file, [ConfigProblem(
+            f"tables[{table}].deleted_column",
+            f"{error}; name the boolean, date or timestamp column the source sets on deleted rows "
+            f"(columns: {', '.join(f['name'] for f in fields)})",
+        )]) from None
 
 
 def _field_name(fields: list[dict[str, Any]], column: str | None) -> str | None:

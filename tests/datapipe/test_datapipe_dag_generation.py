@@ -13,7 +13,7 @@ import sqlalchemy as sa
 import sqlglot
 from datapipe_fixtures import assert_golden, write_config
 
-from datapipe.bigquery_sql import merge_sql, table_ref
+from datapipe.bigquery_sql import deleted_condition, merge_sql, table_ref
 from datapipe.config import Project, load_project
 from datapipe.dag_generation import generate_dag, render_dag
 from datapipe.errors import ConfigError, MissingSchemaError, UnsupportedTargetError
@@ -135,6 +135,51 @@ def run_in_airflow(dags_dir: Path, tmp_path: Path) -> dict[str, Any]:
     assert done.returncode == 0, done.stderr[-3000:]
     report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return report
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("marker_type", "deleted_value", "kept_value"),
+    [("boolean", "true", "false"), ("timestamp", "'2025-01-02 07:00'", "NULL")],
+)
+def test_should_delete_rows_the_source_marks_deleted(
+    pg_schema: tuple[sa.Engine, str], marker_type: str, deleted_value: str, kept_value: str
+) -> None:
+    """tables[].deleted_column: the MERGE removes marked keys and never inserts a marked row (run on PostgreSQL)."""
+    engine, schema = pg_schema
+    database = engine.url.database or "test"
+    bq_type = "BOOLEAN" if marker_type == "boolean" else "DATETIME"
+    fields = [
+        {"name": "ID_VENTA", "type": "INTEGER", "mode": "REQUIRED"},
+        {"name": "FECHA_MODIFICACION", "type": "DATETIME", "mode": "NULLABLE"},
+        {"name": "BORRADO", "type": bq_type, "mode": "NULLABLE"},
+    ]
+    target = table_ref(database, schema, "ventas")
+    staging = table_ref(database, schema, "_staging_ventas")
+    statement = merge_sql(target, staging, fields, ["ID_VENTA"], "FECHA_MODIFICACION",
+                          deleted_condition(fields, "borrado"))
+    with engine.begin() as connection:
+        for name in ("ventas", "_staging_ventas"):
+            connection.exec_driver_sql(
+                f'CREATE TABLE "{schema}"."{name}" ("ID_VENTA" bigint, "FECHA_MODIFICACION" timestamp, '
+                f'"BORRADO" {marker_type})')
+        connection.exec_driver_sql(
+            f"""INSERT INTO "{schema}".ventas VALUES
+            (1, '2025-01-01', {kept_value}), (2, '2025-01-01', {kept_value})""")
+        connection.exec_driver_sql(
+            f"""INSERT INTO "{schema}"._staging_ventas VALUES (1, '2025-01-02 08:00', {deleted_value}),
+            (3, '2025-01-02 09:00', {deleted_value}), (4, '2025-01-02 09:00', {kept_value})""")
+        connection.exec_driver_sql(sqlglot.transpile(statement, read="bigquery", write="postgres")[0])
+        rows = connection.exec_driver_sql(f'SELECT "ID_VENTA" FROM "{schema}".ventas ORDER BY 1').all()
+    assert [r[0] for r in rows] == [2, 4]
+
+
+def test_should_refuse_a_deleted_column_that_is_not_a_marker(generated: Project) -> None:
+    data = generated.config.model_dump(mode="json", by_alias=True)
+    data["tables"][0]["deleted_column"] = "CLIENTE"
+    project = load_project(write_config(generated.root, data))
+    with pytest.raises(ConfigError, match=r"tables\[VENTAS_CABECERA\]\.deleted_column: column 'CLIENTE' is STRING"):
+        render_dag(project, "VENTAS_CABECERA")
 
 
 def test_should_load_every_generated_dag_in_a_real_dagbag(generated: Project, tmp_path: Path) -> None:

@@ -13,10 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from versioning.datafiles.service import list_data_files, output_path, upgrade_one_file
 from versioning.datafiles.errors import DataFileError
-from versioning.validation import ColumnValidator
+from versioning.datafiles.service import list_data_files, output_path, upgrade_one_file
 from versioning.registry import VERSION_FIELD, Registry
+from versioning.validation import ColumnValidator
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = Registry.load(ROOT / "schemas").subject("users")

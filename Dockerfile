@@ -3,7 +3,7 @@
 # dependencies), the versioning library with the schema registry, and dags/ baked in (with the platform's
 # canary DAGs, platform_canary.py, which the smoke test runs before traffic moves to this image).
 # pulumi-docker builds it when a colour's config has `build:` and passes both build args.
-ARG AIRFLOW_VERSION=3.0.2
+ARG AIRFLOW_VERSION=3.1.8
 ARG PYTHON_VERSION=3.12
 FROM apache/airflow:${AIRFLOW_VERSION}-python${PYTHON_VERSION}
 

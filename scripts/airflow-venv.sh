@@ -17,7 +17,7 @@ python="${PYTHON:-python3}"
 # The pins: Airflow itself and the providers the generated DAGs import. Change them together; the stamp file
 # below makes a changed pin list rebuild the virtualenv.
 pins=(
-  "apache-airflow==3.1.8"
+  "apache-airflow==3.1.8"   # = the airflowVersion Pulumi.dev.yaml / Pulumi.prod.yaml deploy (a test keeps them equal)
   "apache-airflow-providers-cncf-kubernetes==10.25.0"
   "apache-airflow-providers-google==22.8.0"
 )

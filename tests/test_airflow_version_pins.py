@@ -11,7 +11,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def tested_airflow_version() -> str:
+def deployed_airflow_pin() -> str:
     """The ``apache-airflow`` pin of the virtualenv that loads generated DAGs (scripts/airflow-venv.sh)."""
     found = re.findall(r'"apache-airflow==([0-9.]+)"', (ROOT / "scripts" / "airflow-venv.sh").read_text())
     assert len(found) == 1, found
@@ -23,11 +23,11 @@ def test_should_test_dags_on_the_airflow_version_every_stack_deploys(stack_file:
     config = yaml.safe_load((ROOT / stack_file).read_text())["config"]
     releases = config["pipeline-platform:releases"]
     assert {color: release["airflowVersion"] for color, release in releases.items()} == {
-        color: tested_airflow_version() for color in releases
+        color: deployed_airflow_pin() for color in releases
     }
 
 
-def test_should_build_images_on_the_tested_airflow_version_by_default() -> None:
+def test_should_build_images_on_the_deployed_airflow_pin_by_default() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     default = re.search(r"^ARG AIRFLOW_VERSION=([0-9.]+)$", dockerfile, re.M)
-    assert default is not None and default.group(1) == tested_airflow_version()
+    assert default is not None and default.group(1) == deployed_airflow_pin()

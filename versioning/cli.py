@@ -43,6 +43,15 @@ registry_option = click.option(
 )
 
 
+max_block_option = click.option(
+    "--max-block-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The most one Avro block may inflate to; a larger block is refused, so memory stays bounded. "
+    "[default: $VERSIONING_MAX_BLOCK_BYTES or 134217728 (128 MiB)]",
+)
+
+
 def load_registry(registry_dir: Path | None) -> Registry:
     return Registry.load(registry_dir or default_registry_path())
 
@@ -114,6 +123,7 @@ def subjects(registry_dir: Path | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "avro", "parquet"]), help="Override the extension.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True)
 @click.option("--max-errors", type=click.IntRange(min=0), default=100, show_default=True, help="0: print all.")
+@max_block_option
 @registry_option
 def validate(
     subject_name: str,
@@ -122,6 +132,7 @@ def validate(
     fmt: str | None,
     batch_size: int,
     max_errors: int,
+    max_block_bytes: int | None,
     registry_dir: Path | None,
 ) -> None:
     """Validate a data file (JSON Lines, Avro, Parquet) against a subject version.
@@ -141,7 +152,15 @@ def validate(
                 click.echo(line, err=True)
             printed += 1
 
-    report = validate_data_file(subject, data_file, version, data_format=fmt, batch_size=batch_size, on_problem=show)
+    report = validate_data_file(
+        subject,
+        data_file,
+        version,
+        data_format=fmt,
+        batch_size=batch_size,
+        on_problem=show,
+        max_block_bytes=max_block_bytes,
+    )
     if max_errors and printed > max_errors:
         click.echo(f"... {printed - max_errors} more errors not shown (use --max-errors 0)", err=True)
     click.echo(report.summary())
@@ -159,6 +178,7 @@ def validate(
 @click.option("--output-format", type=click.Choice(["jsonl", "avro", "parquet"]), help="Output format override.")
 @click.option("--rejects", type=click.Path(path_type=Path), help="Write invalid records here (JSON Lines).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True)
+@max_block_option
 @registry_option
 def upgrade(
     subject_name: str,
@@ -170,6 +190,7 @@ def upgrade(
     output_format: str | None,
     rejects: Path | None,
     batch_size: int,
+    max_block_bytes: int | None,
     registry_dir: Path | None,
 ) -> None:
     """Move every record of a data file to another version (up or down), validating before and after.
@@ -198,6 +219,7 @@ def upgrade(
             rejects=rejects,
             batch_size=batch_size,
             on_problem=show,
+            max_block_bytes=max_block_bytes,
         )
     except RecordsRejected:
         raise Refused from None  # every problem was shown as it was found

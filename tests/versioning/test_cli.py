@@ -136,12 +136,15 @@ class TestValidate:
         code, out, _ = run(capsys, "validate", "users", path, "--version", "1", "--registry", registry)
         assert (code, out.strip()) == (0, f"{path}: 5 records, 0 invalid (users)")
 
-    def test_should_exit_2_for_a_corrupt_line_and_name_it(self, registry: Path, tmp_path: Path, capsys) -> None:
+    def test_should_report_a_malformed_line_as_invalid_and_check_the_rest(
+        self, registry: Path, tmp_path: Path, capsys
+    ) -> None:
         data = tmp_path / "users.jsonl"
-        data.write_text(json.dumps(V1_ROWS[0]) + "\n{broken\n")
-        code, _, err = run(capsys, "validate", "users", data, "--registry", registry)
-        assert code == 2
-        assert f"{data}, line 2" in err and "Traceback" not in err
+        data.write_text(json.dumps(V1_ROWS[0]) + "\n{broken\n" + json.dumps({"id": "x"}) + "\n")
+        code, _, err = run(capsys, "validate", "users", data, "--version", "1", "--registry", registry)
+        assert code == 1
+        assert f"{data}, line 2: not valid JSON" in err and f"{data}, line 3: name:" in err
+        assert "Traceback" not in err
 
 
 class TestUpgrade:

@@ -584,7 +584,7 @@ def test_should_name_the_first_unreadable_record_of_a_truncated_avro_file(avro_u
     assert "truncated or corrupt" in caught.value.message
     assert caught.value.position == seen + 1
     assert 100 < seen < 900
-    assert str(caught.value).startswith(f"{avro_users}, record {seen + 1}: the Avro file is truncated or corrupt")
+    assert str(caught.value).startswith(f"{avro_users}, record {seen + 1}: cannot be read as Avro (block at byte ")
 
 
 def test_should_report_a_corrupt_avro_block(avro_users: Path) -> None:

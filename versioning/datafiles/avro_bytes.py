@@ -41,6 +41,7 @@ import fastavro
 from fastavro.read import HEADER_SCHEMA, MAGIC, SYNC_SIZE
 
 from versioning.datafiles.atomic import atomic_output
+from versioning.datafiles.avro_container import block_byte_limit, inflate_block
 from versioning.datafiles.avro_types import AvroSchema, Node
 from versioning.datafiles.errors import DataFileError
 from versioning.registry import VERSION_FIELD, Subject
@@ -603,12 +604,14 @@ class ByteUpgrade:
             raise NotByteUpgradable(f"{where}: the schema is not a record")
         return list(record["fields"])
 
-    def upgrade_file(self, source: Path, target: Path) -> int:
+    def upgrade_file(self, source: Path, target: Path, *, max_block_bytes: int | None = None) -> int:
         """Upgrade ``source`` into ``target`` (atomically); returns the number of records.
 
         Raises :class:`NotByteUpgradable` before writing anything if the file's codec or writer schema rule
-        the byte path out, and :class:`DataFileError` (no output left) if the file is corrupt.
+        the byte path out, and :class:`DataFileError` (no output left) if the file is corrupt or a block
+        inflates to more than ``max_block_bytes``.
         """
+        limit = block_byte_limit(max_block_bytes)
         with source.open("rb") as handle:
             header = _read_header(handle, self.source)
             size = os.fstat(handle.fileno()).st_size
@@ -616,9 +619,11 @@ class ByteUpgrade:
                 sync = os.urandom(SYNC_SIZE)
                 meta = {"avro.schema": self.target.to_json().encode(), "avro.codec": header.codec.encode()}
                 fastavro.schemaless_writer(out, _HEADER, {"magic": MAGIC, "meta": meta, "sync": sync})
-                return self._blocks(handle, size, header, out, sync, source)
+                return self._blocks(handle, size, header, out, sync, source, limit)
 
-    def _blocks(self, handle: BinaryIO, size: int, header: _Header, out: BinaryIO, sync: bytes, source: Path) -> int:
+    def _blocks(
+        self, handle: BinaryIO, size: int, header: _Header, out: BinaryIO, sync: bytes, source: Path, limit: int
+    ) -> int:
         """Walk the blocks here while other threads compress them (zlib lets go of the GIL); write in order.
 
         At most :data:`IN_FLIGHT` blocks wait for compression, so memory stays bounded by a few blocks.
@@ -626,7 +631,7 @@ class ByteUpgrade:
         records = 0
         with ThreadPoolExecutor(max_workers=COMPRESSION_THREADS) as pool:
             pending: deque[tuple[int, Future[bytes]]] = deque()
-            for count, data in _read_blocks(handle, size, header, source):
+            for count, data in _read_blocks(handle, size, header, source, limit):
                 block = self._walk(data, count, source, records)
                 records += count
                 if count and header.codec == "deflate":
@@ -655,7 +660,7 @@ class ByteUpgrade:
         )
 
 
-def _read_blocks(handle: BinaryIO, size: int, header: _Header, source: Path) -> Iterator[tuple[int, bytes]]:
+def _read_blocks(handle: BinaryIO, size: int, header: _Header, source: Path, limit: int) -> Iterator[tuple[int, bytes]]:
     """Each block's record count and (decompressed) data, checked against the header's sync marker."""
     records = 0
     while True:
@@ -671,8 +676,10 @@ def _read_blocks(handle: BinaryIO, size: int, header: _Header, source: Path) -> 
                 raise _Corrupt(f"a block header gives {count} records of {length} bytes")
             if length + SYNC_SIZE > size - handle.tell():
                 raise _Corrupt(f"the block of {length} bytes runs past the end of the file; it is truncated")
+            if header.codec == "null" and length > limit:
+                raise _Corrupt(f"the block of {length} bytes is larger than the --max-block-bytes limit ({limit})")
             raw = handle.read(length)
-            data = _inflate(raw) if header.codec == "deflate" else raw
+            data = _inflate(raw, limit) if header.codec == "deflate" else raw
             if handle.read(SYNC_SIZE) != header.sync:
                 raise _Corrupt("the sync marker after the block differs from the header's; the file is corrupt")
         except _Corrupt as exc:
@@ -687,21 +694,26 @@ def _write_block(out: BinaryIO, count: int, body: bytes, sync: bytes) -> None:
     out.write(sync)
 
 
-def _inflate(raw: bytes) -> bytes:
-    """A deflate block's data; the stream must be complete (fastavro's writer leaves 3 bytes after it)."""
-    inflater = zlib.decompressobj(-15)
+def _inflate(raw: bytes, limit: int) -> bytes:
+    """A deflate block's data, inflated no further than ``limit`` bytes; the stream must be complete."""
     try:
-        data = inflater.decompress(raw)
-    except zlib.error as exc:
-        raise _Corrupt(f"the compressed data is not deflate ({exc})") from None
-    if not inflater.eof:
-        raise _Corrupt("the compressed data stops before its end; the file is truncated or corrupt")
-    return data
+        return inflate_block("deflate", raw, limit)
+    except ValueError as exc:
+        raise _Corrupt(str(exc)) from None
 
 
-def upgrade_avro_bytes(subject: Subject, source: Path, target: Path, to_version: int, from_version: int) -> int:
+def upgrade_avro_bytes(
+    subject: Subject,
+    source: Path,
+    target: Path,
+    to_version: int,
+    from_version: int,
+    *,
+    max_block_bytes: int | None = None,
+) -> int:
     """Upgrade an Avro container file byte by byte; returns the number of records.
 
     Raises :class:`NotByteUpgradable` (having written nothing) when the steps or the file need decoding.
     """
-    return ByteUpgrade(subject, from_version, to_version).upgrade_file(Path(source), Path(target))
+    upgrade = ByteUpgrade(subject, from_version, to_version)
+    return upgrade.upgrade_file(Path(source), Path(target), max_block_bytes=max_block_bytes)

@@ -8,6 +8,7 @@ from typing import Any, BinaryIO
 
 import fastavro
 
+from versioning.datafiles.avro_container import read_container
 from versioning.datafiles.avro_types import AvroSchema
 from versioning.datafiles.batch import Batch
 from versioning.datafiles.errors import DataFileError
@@ -18,42 +19,19 @@ CODEC = "deflate"
 """Block compression for written files: zlib, in every Avro implementation and in the standard library."""
 
 
-def read_avro(path: Path, source: BinaryIO, *, batch_size: int, report: Report) -> Iterator[Batch]:
+def read_avro(
+    path: Path, source: BinaryIO, *, batch_size: int, report: Report, max_block_bytes: int | None = None
+) -> Iterator[Batch]:
     """Yield the records of an open Avro container file, decoded with the schema in its header.
 
-    Corruption (bad magic, a truncated block, a wrong sync marker, undecodable data) raises
-    :class:`DataFileError` naming the first record that could not be read.
+    The file is framed defensively (:mod:`versioning.datafiles.avro_container`): bad magic, an unknown codec, a
+    truncated or oversized block, a wrong sync marker, a wrong record count or undecodable data raise
+    :class:`DataFileError` naming the file and the first record that could not be read. No block inflates to
+    more than ``max_block_bytes`` (default :data:`~versioning.datafiles.avro_container.DEFAULT_MAX_BLOCK_BYTES`).
     """
-    try:
-        reader = fastavro.reader(source)
-    except Exception as exc:  # fastavro raises assorted errors for a bad header; all mean "not Avro"
-        raise DataFileError(
-            path,
-            f"not an Avro object container file ({_reason(exc)}); check the file and its --format",
-        ) from exc
     records: list[dict[str, Any]] = []
     first = 1
-    position = 0
-    records_iter = iter(reader)
-    while True:
-        try:
-            record = next(records_iter)
-        except StopIteration:
-            break
-        except Exception as exc:  # decoding errors come as ValueError, EOFError, UnicodeDecodeError, zlib...
-            raise DataFileError(
-                path,
-                f"the Avro file is truncated or corrupt ({_reason(exc)}); the records before this one were "
-                "readable, restore the file from its source",
-                position=position + 1,
-            ) from exc
-        position += 1
-        if not isinstance(record, dict):
-            raise DataFileError(
-                path,
-                f"holds a {type(record).__name__} value, not a record; the file's schema must be an Avro record",
-                position=position,
-            )
+    for position, record in enumerate(read_container(path, source, max_block_bytes=max_block_bytes), start=1):
         records.append(record)
         if len(records) >= batch_size:
             yield Batch(records, first)

@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class UnreadableLine:
+    """A line of a JSON Lines file that holds no record (not UTF-8, not JSON, not an object), and why."""
+
+    line: int
+    """The 1-based line number."""
+    message: str
+    """What is wrong with it and how to fix it."""
+    text: str
+    """The line as text (bytes that are not UTF-8 replaced), for a rejects file."""
 
 
 @dataclass
@@ -23,6 +35,8 @@ class Batch:
     positions: list[int] | None = None
     """Position of every record when they are not consecutive (JSON Lines with blank lines between);
     ``None`` means ``records[i]`` is at ``first_position + i``."""
+    unreadable: list[UnreadableLine] = field(default_factory=list)
+    """Lines among these that hold no record, when the reader was asked to go on past them."""
 
     def position(self, index: int) -> int:
         """The line or record number of ``records[index]``."""

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from versioning.datafiles.avro_types import AvroSchema
-from versioning.datafiles.batch import Batch
+from versioning.datafiles.batch import Batch, UnreadableLine
 from versioning.datafiles.errors import DataFileError
 from versioning.datafiles.json_values import json_reader, json_value
 from versioning.datafiles.progress import Report
@@ -20,12 +20,23 @@ _JSON_KIND = {list: "an array", str: "a string", int: "a number", float: "a numb
 
 
 def read_jsonl(
-    path: Path, source: BinaryIO, *, batch_size: int, schema: AvroSchema | None, report: Report
+    path: Path,
+    source: BinaryIO,
+    *,
+    batch_size: int,
+    schema: AvroSchema | None,
+    report: Report,
+    keep_going: bool = False,
 ) -> Iterator[Batch]:
-    """Yield the records of an open JSON Lines file; blank lines are skipped but still counted."""
+    """Yield the records of an open JSON Lines file; blank lines are skipped but still counted.
+
+    A line that holds no record raises :class:`DataFileError` naming it, unless ``keep_going``: then it is
+    listed in its batch's :attr:`~Batch.unreadable` and the reading goes on, so every problem is found.
+    """
     convert = json_reader(schema) if schema is not None else None
     records: list[dict[str, Any]] = []
     positions: list[int] = []
+    unreadable: list[UnreadableLine] = []
     consumed = 0
     for line_number, raw in enumerate(source, start=1):
         consumed += len(raw)
@@ -33,15 +44,22 @@ def read_jsonl(
             raw = raw[len(_BOM) :]
         if not raw.strip():
             continue
-        record = _parse_line(path, line_number, raw)
-        records.append(convert(record) if convert is not None else record)
-        positions.append(line_number)
-        if len(records) >= batch_size:
-            yield _batch(records, positions)
+        try:
+            record = _parse_line(path, line_number, raw)
+        except DataFileError as exc:
+            if not keep_going:
+                raise
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            unreadable.append(UnreadableLine(line_number, exc.message, text))
+        else:
+            records.append(convert(record) if convert is not None else record)
+            positions.append(line_number)
+        if len(records) + len(unreadable) >= batch_size:
+            yield _batch(records, positions, unreadable)
             report(consumed)
-            records, positions = [], []
-    if records:
-        yield _batch(records, positions)
+            records, positions, unreadable = [], [], []
+    if records or unreadable:
+        yield _batch(records, positions, unreadable)
     report(consumed)
 
 
@@ -101,6 +119,9 @@ def _parse_line(path: Path, line_number: int, raw: bytes) -> dict[str, Any]:
     return record
 
 
-def _batch(records: list[dict[str, Any]], positions: list[int]) -> Batch:
+def _batch(records: list[dict[str, Any]], positions: list[int], unreadable: list[UnreadableLine]) -> Batch:
+    if not positions:
+        return Batch([], unreadable[0].line, unit="line", unreadable=unreadable)
     consecutive = positions[-1] - positions[0] == len(positions) - 1
-    return Batch(records, positions[0], unit="line", positions=None if consecutive else positions)
+    shown = None if consecutive else positions
+    return Batch(records, positions[0], unit="line", positions=shown, unreadable=unreadable)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -20,14 +21,46 @@ from versioning.datafiles.record_check import check_record
 from versioning.errors import VersioningError
 
 
-def open_parquet(path: Path) -> pq.ParquetFile:
-    """Open a Parquet file and read its footer; raises :class:`DataFileError` if it is not one."""
+def open_parquet(path: Path, **options: Any) -> pq.ParquetFile:
+    """Open a Parquet file and read its footer; raises :class:`DataFileError` if it is not one.
+
+    Pages that carry a CRC (every file this module writes) are verified as they are read, so a flipped byte in
+    them is refused instead of read as a different value.
+    """
     try:
-        return pq.ParquetFile(path)
+        return pq.ParquetFile(path, page_checksum_verification=True, **options)
     except pa.ArrowInvalid as exc:
         raise DataFileError(path, f"not a Parquet file ({exc}); check the file and its --format") from exc
     except OSError as exc:
         raise DataFileError(path, f"cannot be read ({exc}); check the path and its permissions") from exc
+
+
+_BAD_TEXT = re.compile(r"column (\d+): Invalid: Invalid UTF8 sequence at string index (\d+)")
+
+
+def check_batch(path: Path, batch: pa.RecordBatch, first: int) -> None:
+    """Refuse a batch whose data is not what its types say (text that is not UTF-8, offsets out of range).
+
+    pyarrow reads string pages without checking their bytes; a flipped byte there would come through as a
+    broken string, or be written on unchanged by a column-level upgrade. ``first`` is the batch's first
+    record number, so the message names the record and the column.
+    """
+    try:
+        batch.validate(full=True)
+    except pa.ArrowInvalid as exc:
+        found = _BAD_TEXT.search(str(exc))
+        if found:
+            column, row = int(found.group(1)), int(found.group(2))
+            name = batch.schema.names[column] if column < batch.num_columns else None
+            raise DataFileError(
+                path,
+                f"column {name!r} holds text that is not UTF-8; the file is corrupt, restore it from its source",
+                position=first + row,
+                field=name,
+            ) from exc
+        raise DataFileError(
+            path, f"the Parquet data is corrupt ({exc}); restore the file from its source", position=first
+        ) from exc
 
 
 def read_parquet(
@@ -43,6 +76,7 @@ def read_parquet(
     first = 1
     try:
         for batch in parquet.iter_batches(batch_size=batch_size):
+            check_batch(path, batch, first)
             records = batch.to_pylist(maps_as_pydicts="strict")
             if convert is not None:
                 records = [convert(record) for record in records]
@@ -67,7 +101,7 @@ def write_parquet(
     arrow = arrow_schema(schema)
     to_arrow = arrow_writer(schema)
     count = 0
-    with pq.ParquetWriter(target, arrow) as writer:
+    with pq.ParquetWriter(target, arrow, write_page_checksum=True) as writer:
         for records in batches:
             rows = []
             for record in records:

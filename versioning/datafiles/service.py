@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from versioning.datafiles.atomic import atomic_output
+from versioning.datafiles.batch import Batch
 from versioning.datafiles.errors import DataFileError
 from versioning.datafiles.formats import DataFormat, detect_format
 from versioning.datafiles.streaming import DEFAULT_BATCH_SIZE, read_batches, write_batches
@@ -107,23 +108,41 @@ def validate_data_file(
     data_format: str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_problem: OnProblem | None = None,
+    max_block_bytes: int | None = None,
 ) -> ValidationReport:
     """Validate every record of a data file; each invalid one goes to ``on_problem`` as it is found.
 
-    Without ``version`` each record's own ``schema_version`` chooses its version, else the newest.
+    Without ``version`` each record's own ``schema_version`` chooses its version, else the newest. A JSON Lines
+    line that holds no record (not UTF-8, not JSON, not an object) is an invalid record too, reported as such,
+    and the lines after it are still checked. A binary file that is corrupt raises :class:`DataFileError`.
     """
     path = Path(path)
     report = ValidationReport(path, subject.name)
     read_as = subject.version_number(version) if version is not None else subject.latest
-    for batch in read_batches(path, data_format, batch_size=batch_size, schema=subject.schema(read_as)):
+    batches = read_batches(
+        path,
+        data_format,
+        batch_size=batch_size,
+        schema=subject.schema(read_as),
+        max_block_bytes=max_block_bytes,
+        unreadable_lines=True,
+    )
+    for batch in batches:
+        found = _unreadable_problems(batch)
         for index, record in enumerate(batch.records):
-            report.records += 1
             errors = _record_errors(subject, record, version)
             if errors:
-                report.invalid += 1
-                if on_problem is not None:
-                    on_problem(RecordProblem(batch.position(index), batch.where(index), errors, record))
+                found.append(RecordProblem(batch.position(index), batch.where(index), errors, record))
+        report.records += len(batch.records) + len(batch.unreadable)
+        report.invalid += len(found)
+        if on_problem is not None:
+            for problem in sorted(found, key=lambda p: p.position):
+                on_problem(problem)
     return report
+
+
+def _unreadable_problems(batch: Batch) -> list[RecordProblem]:
+    return [RecordProblem(u.line, f"line {u.line}", [u.message], u.text) for u in batch.unreadable]
 
 
 def upgrade_data_file(
@@ -138,6 +157,7 @@ def upgrade_data_file(
     rejects: Path | str | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_problem: OnProblem | None = None,
+    max_block_bytes: int | None = None,
 ) -> UpgradeReport:
     """Move every record of a data file to ``to_version`` (up or down), validating before and after.
 
@@ -148,7 +168,9 @@ def upgrade_data_file(
 
     With ``from_version``, Avro to Avro and Parquet to Parquet take the file-level fast path (record bytes,
     Arrow columns); on any problem it writes nothing and the record-by-record path runs instead, to find every
-    problem with its record and field.
+    problem with its record and field. A JSON Lines line that holds no record is rejected like an invalid one
+    (its text goes to ``rejects``); a corrupt binary file raises :class:`DataFileError` and writes nothing.
+    ``max_block_bytes`` bounds what one Avro block may inflate to.
     """
     source, target = Path(source), Path(target)
     to = subject.version_number(to_version)
@@ -157,7 +179,16 @@ def upgrade_data_file(
     in_format, out_format = detect_format(source, input_format), detect_format(target, output_format)
     if start is not None and in_format == out_format and in_format is not DataFormat.JSONL and rejects is None:
         try:
-            done = upgrade_file(subject, source, target, to, start, batch_size=batch_size, data_format=input_format)
+            done = upgrade_file(
+                subject,
+                source,
+                target,
+                to,
+                start,
+                batch_size=batch_size,
+                data_format=input_format,
+                max_block_bytes=max_block_bytes,
+            )
         except VersioningError:
             pass  # nothing written; the record path below finds every problem
         else:
@@ -167,8 +198,20 @@ def upgrade_data_file(
 
     def upgraded() -> Iterator[list[dict[str, Any]]]:
         read_as = subject.schema(start if start is not None else subject.latest)
-        for batch in read_batches(source, input_format, batch_size=batch_size, schema=read_as):
-            if pipeline is not None:
+        batches = read_batches(
+            source,
+            input_format,
+            batch_size=batch_size,
+            schema=read_as,
+            max_block_bytes=max_block_bytes,
+            unreadable_lines=True,
+        )
+        for batch in batches:
+            for problem in _unreadable_problems(batch):
+                report.rejected.append(problem)
+                if on_problem is not None:
+                    on_problem(problem)
+            if pipeline is not None and not batch.unreadable:
                 fast = pipeline.run(batch.records)
                 if not fast.invalid and not fast.invalid_output:
                     yield fast.records

@@ -30,6 +30,8 @@ def read_batches(
     batch_size: int = DEFAULT_BATCH_SIZE,
     schema: dict[str, Any] | AvroSchema | None = None,
     progress: bool | None = None,
+    max_block_bytes: int | None = None,
+    unreadable_lines: bool = False,
 ) -> Iterator[Batch]:
     """Stream the records of a data file in batches of at most ``batch_size``.
 
@@ -38,6 +40,10 @@ def read_batches(
     into Python values (see :mod:`versioning.datafiles.json_values`), for Parquet it turns ``uuid`` strings
     into UUIDs. Avro files are always decoded with the schema in their own header, so the records come back
     exactly as written. ``progress`` shows a bar on standard error (default: when it is a terminal).
+    ``max_block_bytes`` bounds what one Avro block may inflate to (see
+    :mod:`~versioning.datafiles.avro_container`). With ``unreadable_lines``, a JSON Lines line that is not
+    UTF-8, not JSON or not an object does not stop the reading: it comes in :attr:`Batch.unreadable`, so every
+    problem of the file can be reported.
 
     The format and the file's existence are checked at once; everything else raises
     :class:`DataFileError` while iterating, naming the line or record.
@@ -48,7 +54,7 @@ def read_batches(
     data_format = detect_format(path, fmt)
     parsed = _parse(schema, path)
     _check_readable(path)
-    return _read(path, data_format, batch_size, parsed, wants_progress(progress))
+    return _read(path, data_format, batch_size, parsed, wants_progress(progress), max_block_bytes, unreadable_lines)
 
 
 def write_batches(
@@ -91,7 +97,13 @@ def write_batches(
 
 
 def _read(
-    path: Path, data_format: DataFormat, batch_size: int, schema: AvroSchema | None, show: bool
+    path: Path,
+    data_format: DataFormat,
+    batch_size: int,
+    schema: AvroSchema | None,
+    show: bool,
+    max_block_bytes: int | None,
+    unreadable_lines: bool,
 ) -> Iterator[Batch]:
     if data_format is DataFormat.PARQUET:
         # pyarrow reads the file itself (native I/O), faster than through a Python file object.
@@ -104,9 +116,13 @@ def _read(
         size = path.stat().st_size
         with progress_bar(f"reading {path.name}", total=size, unit="bytes", enabled=show) as report:
             if data_format is DataFormat.JSONL:
-                yield from read_jsonl(path, source, batch_size=batch_size, schema=schema, report=report)
+                yield from read_jsonl(
+                    path, source, batch_size=batch_size, schema=schema, report=report, keep_going=unreadable_lines
+                )
             else:
-                yield from read_avro(path, source, batch_size=batch_size, report=report)
+                yield from read_avro(
+                    path, source, batch_size=batch_size, report=report, max_block_bytes=max_block_bytes
+                )
 
 
 @contextlib.contextmanager

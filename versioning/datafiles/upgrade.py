@@ -14,21 +14,22 @@ and the field; nothing is written then.
 from __future__ import annotations
 
 import itertools
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import fastavro
+import pyarrow as pa
 import pyarrow.parquet as pq
-from fastavro.read import SchemaResolutionError
 
 from versioning.datafiles.atomic import atomic_output
 from versioning.datafiles.avro_bytes import NotByteUpgradable, upgrade_avro_bytes
+from versioning.datafiles.avro_container import read_container, read_header
 from versioning.datafiles.avro_types import AvroSchema
 from versioning.datafiles.errors import DataFileError
 from versioning.datafiles.formats import DataFormat, detect_format
+from versioning.datafiles.parquet_files import check_batch, open_parquet
 from versioning.errors import VersioningError
 from versioning.registry import Subject
 from versioning.upgrade.columns import ColumnUpgrader
@@ -66,10 +67,12 @@ def upgrade_file(
     *,
     batch_size: int = BATCH_SIZE,
     data_format: str | None = None,
+    max_block_bytes: int | None = None,
 ) -> FileUpgrade:
     """Upgrade a Parquet or Avro file of ``subject`` from ``from_version`` to ``to_version`` into ``target``.
 
     The format comes from the extension unless ``data_format`` names it. ``target`` may not be ``source``.
+    ``max_block_bytes`` bounds what one Avro block may inflate to.
     """
     source, target = Path(source), Path(target)
     if source.resolve() == target.resolve():
@@ -78,7 +81,9 @@ def upgrade_file(
     if fmt is DataFormat.PARQUET:
         rows = upgrade_parquet(subject, source, target, to_version, from_version, batch_size=batch_size)
     elif fmt is DataFormat.AVRO:
-        rows = upgrade_avro(subject, source, target, to_version, from_version, batch_size=batch_size)
+        rows = upgrade_avro(
+            subject, source, target, to_version, from_version, batch_size=batch_size, max_block_bytes=max_block_bytes
+        )
     else:
         raise DataFileError(source, f"the fast upgrade reads Parquet and Avro, not {fmt.value}; convert it first")
     return FileUpgrade(source, target, fmt, rows, from_version, to_version)
@@ -95,14 +100,26 @@ def upgrade_parquet(
 ) -> int:
     """Upgrade a Parquet file with Arrow operations, a batch at a time; returns the number of rows."""
     upgrader = ColumnUpgrader(subject, from_version, to_version)
-    try:
-        parquet = pq.ParquetFile(source, **PARQUET_READ)
-    except (OSError, ValueError) as exc:
-        raise DataFileError(source, f"cannot be read as Parquet ({exc}); check the file") from exc
+    parquet = open_parquet(source, **PARQUET_READ)
     compression = _parquet_compression(parquet)
     rows = 0
-    with atomic_output(target) as out, pq.ParquetWriter(out, upgrader.target.arrow, compression=compression) as writer:
-        for batch in parquet.iter_batches(batch_size=batch_size):
+    with (
+        atomic_output(target) as out,
+        pq.ParquetWriter(out, upgrader.target.arrow, compression=compression, write_page_checksum=True) as writer,
+    ):
+        batches = parquet.iter_batches(batch_size=batch_size)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except (pa.ArrowException, OSError) as exc:  # a page that does not decode, or fails its CRC
+                raise DataFileError(
+                    source,
+                    f"the Parquet file is truncated or corrupt ({exc}); restore it from its source",
+                    position=rows + 1,
+                ) from exc
+            check_batch(source, batch, rows + 1)  # text pages are otherwise copied on unchecked
             try:
                 writer.write_batch(upgrader.upgrade(batch, first_row=rows + 1))
             except InvalidColumnsError as exc:
@@ -114,8 +131,10 @@ def upgrade_parquet(
 
 
 def _parquet_compression(parquet: pq.ParquetFile) -> str:
+    """The input's codec, as ``ParquetWriter`` names it (the footer says UNCOMPRESSED where it wants none)."""
     if parquet.metadata.num_row_groups and parquet.metadata.num_columns:
-        return str(parquet.metadata.row_group(0).column(0).compression).lower()
+        codec = str(parquet.metadata.row_group(0).column(0).compression).lower()
+        return "none" if codec == "uncompressed" else codec
     return "snappy"
 
 
@@ -128,6 +147,7 @@ def upgrade_avro(
     *,
     batch_size: int = BATCH_SIZE,
     byte_path: bool = True,
+    max_block_bytes: int | None = None,
 ) -> int:
     """Upgrade an Avro container file; returns the number of records.
 
@@ -138,53 +158,25 @@ def upgrade_avro(
     """
     if byte_path:
         try:
-            return upgrade_avro_bytes(subject, source, target, to_version, from_version)
+            return upgrade_avro_bytes(
+                subject, source, target, to_version, from_version, max_block_bytes=max_block_bytes
+            )
         except NotByteUpgradable:
             pass  # nothing written yet; decode instead
-
-    def decoded(records: Any) -> Iterator[dict[str, Any]]:
-        # fastavro raises assorted errors on corrupt data (a bad sync marker, truncation, text that is not
-        # UTF-8, a union index out of range): report them as this file's problem at the record being read.
-        iterator = iter(records)
-        read = 0
-        while True:
-            try:
-                record = next(iterator)
-            except StopIteration:
-                return
-            except SchemaResolutionError as exc:
-                raise DataFileError(
-                    source,
-                    f"its records do not resolve to {subject.name} v{from_version} ({exc}); "
-                    "check --from, or validate the file to see each record's problem",
-                    position=read + 1,
-                ) from exc
-            except (ValueError, EOFError, LookupError, OverflowError, zlib.error) as exc:
-                raise DataFileError(
-                    source,
-                    f"cannot be read as Avro ({type(exc).__name__}: {exc}); the file is corrupt, re-export it",
-                    position=read + 1,
-                ) from exc
-            read += 1
-            yield record
 
     pipeline = RowPipeline(subject, from_version, to_version)
     reader_schema = AvroSchema.parse(subject.schema(from_version), where=f"{subject.name} v{from_version}")
     target_schema = AvroSchema.parse(subject.schema(to_version), where=f"{subject.name} v{to_version}")
     counted = [0]
     with source.open("rb") as handle:
-        try:
-            reader = fastavro.reader(handle)
-            if fastavro.parse_schema(reader.writer_schema) != reader_schema.parsed:
-                # Written with another schema: let fastavro resolve it to the source version (slower per record).
-                handle.seek(0)
-                reader = fastavro.reader(handle, reader_schema=reader_schema.parsed)
-        except Exception as exc:  # fastavro raises assorted errors for a bad header; all mean "not Avro"
-            raise DataFileError(source, f"not an Avro container file ({exc}); check the file") from exc
-        codec = reader.codec
+        header = read_header(source, handle)
+        # Written with another schema: fastavro resolves each record to the source version (slower per record).
+        resolve = None if header.writer_schema == reader_schema.parsed else reader_schema.parsed
+        records = read_container(source, handle, reader_schema=resolve, max_block_bytes=max_block_bytes, header=header)
         with atomic_output(target) as out:
-            records = _upgraded(pipeline, decoded(reader), source, batch_size, counted)
-            fastavro.writer(out, target_schema.parsed, records, codec=codec)
+            fastavro.writer(
+                out, target_schema.parsed, _upgraded(pipeline, records, source, batch_size, counted), codec=header.codec
+            )
     return counted[0]
 
 

@@ -509,10 +509,42 @@ def load_function(reference: str, folder: Path | None = None) -> RecordFunction:
                 spec.loader.exec_module(module)
             else:
                 module = importlib.import_module(module_name)
-            _functions[key] = getattr(module, attribute)
-        except (ImportError, AttributeError, SyntaxError) as err:
-            raise StepError(f"cannot load step function {reference!r}: {err}") from None
+        except ImportError as err:
+            where = f"{local} or the Python path" if local is not None else "the Python path"
+            raise StepError(f"cannot import the module of {reference!r} (looked in {where}): {err}") from None
+        except Exception as err:  # the module's own code raised while it was imported: say so, with its message
+            raise StepError(
+                f"the module of {reference!r} raised {type(err).__name__} while being imported: {err}"
+            ) from None
+        function = getattr(module, attribute, None)
+        if function is None:
+            raise StepError(f"{reference!r}: the module {module_name!r} has no {attribute!r}; define it there")
+        if not callable(function):
+            kind = type(function).__name__
+            raise StepError(f"{reference!r} names a {kind}, not a function; it must take a record and return one")
+        _functions[key] = function
     return _functions[key]
+
+
+def call_problems(step: Step) -> list[str]:
+    """Why each function the step's ``call`` operations name cannot be used (empty: every one loads).
+
+    The registry runs this when it loads, so a missing module, a module that raises while imported, a missing
+    or non-callable attribute is a registry problem found by ``check`` and the deploy gate, not a traceback in
+    the middle of an upgrade.
+    """
+    found = []
+    for operation in step.operations:
+        if not isinstance(operation, Call):
+            continue
+        for direction, reference in (("upgrade", operation.upgrade), ("downgrade", operation.downgrade)):
+            if reference is None:
+                continue
+            try:
+                load_function(reference, step.folder)
+            except StepError as err:
+                found.append(f"call {direction}: {err}")
+    return found
 
 
 def _call(reference: str, record: Record, step: Step) -> Record:

@@ -8,7 +8,7 @@ direction). Any incompatibility refuses the whole flip, listing all of them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,17 +91,25 @@ def enforce_airflow_versions(config: StackConfig, live: Color | None) -> None:
         raise AirflowVersionRefused(live, live_version, other, other_version)
 
 
-def load_registry(path: Path) -> Registry:
-    """Load the schema registry the gate checks against; a broken registry is a config problem."""
-    return Registry.load(str(path))
+def load_registry(path: Path, subjects: Iterable[str] | None = None) -> Registry:
+    """Load the schema registry the gate checks against; a broken registry is a config problem.
+
+    ``subjects``: check only these (the ones the releases name); the rest of the registry is not read.
+    """
+    return Registry.load(str(path), subjects)
 
 
-def registry_problems(path: Path) -> tuple[Registry | None, list[ConfigProblem]]:
+def named_subjects(config: StackConfig) -> list[str]:
+    """Every subject either release declares a version of: all the gate ever reads of the registry."""
+    return sorted({name for color in Color for name in config.releases[color].schemas})
+
+
+def registry_problems(path: Path, subjects: Iterable[str] | None = None) -> tuple[Registry | None, list[ConfigProblem]]:
     """The loaded registry, or the problems that kept it from loading (keyed ``schemaRegistry``)."""
     if not path.is_dir():
         return None, [ConfigProblem("schemaRegistry", f"{path} is not a folder; point it at the schema registry")]
     try:
-        return load_registry(path), []
+        return load_registry(path, subjects), []
     except RegistryError as error:
         return None, [ConfigProblem("schemaRegistry", f"{path}: {error}")]
 

@@ -9,7 +9,13 @@ import pulumi
 from infra.config import StackConfig
 from infra.config_loader import load_stack
 from infra.errors import ConfigProblem
-from infra.gate import enforce_airflow_versions, enforce_flip, registry_problems, schema_reference_problems
+from infra.gate import (
+    enforce_airflow_versions,
+    enforce_flip,
+    named_subjects,
+    registry_problems,
+    schema_reference_problems,
+)
 from infra.live_color import discover_live_color, qualified_stack_name
 from infra.platform_stack import declare_platform
 from versioning import Registry
@@ -32,7 +38,7 @@ def run(project_root: Path) -> dict[str, object]:
     loaded: list[Registry] = []
 
     def registry_checks(config: StackConfig) -> list[ConfigProblem]:
-        registry, problems = registry_problems(root / config.schema_registry)
+        registry, problems = registry_problems(root / config.schema_registry, named_subjects(config))
         if registry is None:
             return problems
         loaded.append(registry)

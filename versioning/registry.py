@@ -25,15 +25,27 @@ Layout::
 Loading checks all of it and raises one :class:`RegistryError` that lists every problem with its file and
 location: unparseable schemas, defaults that do not match their types, gaps in the version numbers, missing
 or inconsistent steps, and versions that break their subject's compatibility mode.
+
+At scale (hundreds of subjects, hundreds of versions each) three things keep loading cheap, none changing an
+answer:
+
+- subjects are loaded when first asked for (:meth:`Registry.open`, or ``Registry.load(root, subjects=...)``
+  to check only some), so memory holds the subjects in use;
+- a subject whose files hash to content already checked clean (:mod:`versioning.registry_cache`) is not
+  checked again, and its versions are parsed when first used;
+- a new version is checked against a transitive mode's whole history through the subject's
+  :class:`CompatibilityChecker`, which summarises the history once instead of walking every pair.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -45,7 +57,7 @@ from versioning.compatibility import (
     Compatibility,
     CompatibilityChecker,
     CompatibilityResult,
-    check_reader_writer,
+    Incompatibility,
 )
 from versioning.errors import (
     Problem,
@@ -55,12 +67,15 @@ from versioning.errors import (
     UnknownVersionError,
     VersioningError,
 )
-from versioning.schema import Schema, parse_schema, read_schema_file
+from versioning.registry_cache import SubjectFiles, VerdictCache, file_digest
+from versioning.schema import Schema, parse_schema
 from versioning.upgrade.operations import Step, build_step, parse_operations, parse_sql
 from versioning.validation.reference import VERSION_FIELD, FieldError, Validator
 
 SUBJECT_FILE = "subject.yaml"
 VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's loader when PyYAML was built with it (about 7x the pure-Python one); the same documents."""
 
 
 class IncompatibleSchemaError(VersioningError):
@@ -84,9 +99,13 @@ class Subject:
     compatibility: Compatibility
     table: str
     description: str = ""
-    schemas: dict[int, Schema] = field(default_factory=dict)
-    steps: dict[int, Step] = field(default_factory=dict)
+    schemas: Mapping[int, Schema] = field(default_factory=dict)
+    """The versions by number; a subject taken from the verdict cache parses each on first use."""
+    steps: Mapping[int, Step] = field(default_factory=dict)
     """Step from version ``n`` to ``n + 1``, keyed by ``n``."""
+    checked: bool = False
+    """True when the whole subject was checked (or its exact files were checked before): every version keeps
+    its mode with those before it, which :meth:`Registry.check_transition` relies on."""
     _validators: dict[int, Validator] = field(default_factory=dict, repr=False)
     _checker: CompatibilityChecker = field(default_factory=CompatibilityChecker, repr=False)
     """Remembers walked field-type pairs, so checking a new version against many is cheap."""
@@ -171,6 +190,11 @@ class Subject:
             )
         return self.version_number(default)
 
+    @property
+    def checker(self) -> CompatibilityChecker:
+        """The subject's compatibility checker: what it walked while the subject loaded, it knows."""
+        return self._checker
+
     def check_new(self, schema: Schema) -> CompatibilityResult:
         """How a candidate next version fares under this subject's mode against the existing versions."""
         return self._checker.check(
@@ -185,26 +209,46 @@ class Subject:
 
 @dataclass
 class Registry:
-    """A schema registry folder, loaded and checked as a whole."""
+    """A schema registry folder; its subjects are loaded (and checked) when first asked for."""
 
     root: Path
-    subjects: dict[str, Subject]
+    subjects: MutableMapping[str, Subject]
+    """Subjects by name; reading one loads and checks it (raising :class:`RegistryError` for its problems)."""
 
     @classmethod
-    def load(cls, root: str | os.PathLike[str]) -> Registry:
-        """Load and check a registry folder; raises :class:`RegistryError` listing every problem."""
+    def load(
+        cls,
+        root: str | os.PathLike[str],
+        subjects: Iterable[str] | None = None,
+        *,
+        verdicts: VerdictCache | None = None,
+    ) -> Registry:
+        """Load and check a registry folder; raises :class:`RegistryError` listing every problem.
+
+        ``subjects`` checks only the subjects named (names the folder lacks are left for :meth:`subject` to
+        report); the others are checked when first asked for. ``verdicts`` is where clean verdicts are
+        remembered (default: the user's cache folder, see :mod:`versioning.registry_cache`).
+        """
+        registry = cls.open(root, verdicts=verdicts)
+        lazy = registry.subjects
+        assert isinstance(lazy, _Subjects)
+        names = lazy.names if subjects is None else [n for n in dict.fromkeys(subjects) if n in lazy.names]
+        problems: list[Problem] = []
+        with _no_collection():
+            for name in names:
+                lazy.check(name, problems, keep=subjects is not None)
+        if problems:
+            raise RegistryError(problems)
+        return registry
+
+    @classmethod
+    def open(cls, root: str | os.PathLike[str], *, verdicts: VerdictCache | None = None) -> Registry:
+        """A registry folder whose subjects are loaded and checked only when asked for (nothing read yet)."""
         path = Path(root)
         if not path.is_dir():
             raise RegistryError([Problem(str(path), "no such registry folder; pass --registry DIR")])
-        problems: list[Problem] = []
-        subjects: dict[str, Subject] = {}
-        for folder in sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
-            subject = _load_subject(folder, path, problems)
-            if subject is not None:
-                subjects[subject.name] = subject
-        if problems:
-            raise RegistryError(problems)
-        return cls(path, subjects)
+        names = sorted(p.name for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+        return cls(path, _Subjects(path, names, verdicts if verdicts is not None else VerdictCache()))
 
     def subject(self, name: str) -> Subject:
         """The subject called ``name``; raises :class:`UnknownSubjectError`."""
@@ -229,6 +273,10 @@ class Registry:
         result = CompatibilityResult()
         if live == candidate or mode is Compatibility.NONE:
             return result
+        if found.checked and candidate > live and (mode.transitive or candidate == live + 1):
+            # A checked subject keeps its mode: each version with every earlier one (transitive) or with the
+            # one before it. An upgrade within that guarantee has nothing to report; no schema is read.
+            return result
         if mode.transitive:
             low, high = sorted((live, candidate))
             others = [v for v in range(low, high + 1) if v != candidate]
@@ -236,16 +284,16 @@ class Registry:
         else:
             others = [live]
         new = found.schemas[candidate]
+        walk = found.checker.reader_writer  # the subject's checker: pairs it walked while loading are known
+        found_list = result.incompatibilities
         for version in others:
             old = found.schemas[version]
             if mode.backward:
-                result.extend(
-                    check_reader_writer(new, old, subject=subject, reader_version=candidate, writer_version=version)
-                )
+                for kind, location, message in walk(new, old):
+                    found_list.append(Incompatibility(kind, location or "/", message, subject, candidate, version))
             if mode.forward:
-                result.extend(
-                    check_reader_writer(old, new, subject=subject, reader_version=version, writer_version=candidate)
-                )
+                for kind, location, message in walk(old, new):
+                    found_list.append(Incompatibility(kind, location or "/", message, subject, version, candidate))
         return result
 
     def add_version(
@@ -296,8 +344,188 @@ class Registry:
         return sorted(self.subjects)
 
 
-def _load_subject(folder: Path, root: Path, problems: list[Problem]) -> Subject | None:
+class _Subjects(MutableMapping[str, Subject]):
+    """A registry's subjects by name, each loaded and checked on first access, then kept.
+
+    A subject is checked once per content: the files are hashed, a digest checked clean before (in this process
+    or, through the verdict cache, before it) is loaded without checks and with its versions parsed on first use.
+    """
+
+    def __init__(self, root: Path, names: list[str], verdicts: VerdictCache) -> None:
+        self.root = root
+        self.names = names
+        self.verdicts = verdicts
+        self.clean: set[str] = set()
+        """Digests checked clean in this process (so an unwritable cache folder does not mean checking twice)."""
+        self.loaded: dict[str, Subject] = {}
+
+    def check(self, name: str, problems: list[Problem], *, keep: bool = True) -> Subject | None:
+        """Load and check one subject, adding its problems; ``keep`` False leaves it to be loaded again later."""
+        if name in self.loaded:
+            return self.loaded[name]
+        folder = self.root / name
+        files = SubjectFiles.read(folder)
+        if files.key in self.clean or self.verdicts.is_clean(files):
+            subject = _load_subject(folder, self.root, problems, verified=files)
+        else:
+            subject = _load_subject(folder, self.root, problems, files=files)
+            if subject is not None:
+                self.clean.add(files.key)
+                self.verdicts.remember_clean([files])
+        if subject is not None and keep:
+            self.loaded[name] = subject
+        return subject
+
+    def __getitem__(self, name: str) -> Subject:
+        if name in self.loaded:
+            return self.loaded[name]
+        if name not in self.names:
+            raise KeyError(name)
+        problems: list[Problem] = []
+        with _no_collection():
+            subject = self.check(name, problems)
+        if subject is None:
+            raise RegistryError(problems)
+        return subject
+
+    def __setitem__(self, name: str, subject: Subject) -> None:
+        if name not in self.names:
+            self.names = sorted([*self.names, name])
+        self.loaded[name] = subject
+
+    def __delitem__(self, name: str) -> None:
+        self.names = [n for n in self.names if n != name]
+        self.loaded.pop(name, None)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.names))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """No cyclic garbage collection while loading: parsing makes many objects and frees none, so the collector's
+    passes over them would be pure cost. Restored afterwards as it was."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+class _VersionFiles(Mapping[int, Schema]):
+    """A checked subject's versions, each read and parsed on first use; a file changed since is refused."""
+
+    def __init__(self, folder: Path, display: Callable[[Path], str], files: dict[int, str], digests: dict[str, str]):
+        self._folder = folder
+        self._display = display
+        self._files = files
+        self._digests = digests
+        self._numbers = sorted(files)
+        self._parsed: dict[int, Schema] = {}
+
+    def __getitem__(self, number: int) -> Schema:
+        found = self._parsed.get(number)
+        if found is not None:
+            return found
+        name = self._files[number]  # KeyError for an unknown version, as a dict
+        path = self._folder / name
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise RegistryError([Problem(self._display(path), f"cannot read the file: {err.strerror}")]) from None
+        if file_digest(data) != self._digests.get(name):
+            raise RegistryError(
+                [Problem(self._display(path), "changed since the registry was loaded; load the registry again")]
+            )
+        try:
+            schema = _schema_from_bytes(data, self._display(path))
+        except SchemaError as err:
+            raise RegistryError(err.problems) from None
+        self._parsed[number] = schema
+        return schema
+
+    def __contains__(self, number: object) -> bool:
+        return number in self._files
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._numbers)
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+
+class _LazySteps(Mapping[int, Step]):
+    """A checked subject's steps, each built on first use."""
+
+    def __init__(self, starts: list[int], build: Callable[[int], Step]) -> None:
+        self._starts = starts
+        self._build = build
+        self._built: dict[int, Step] = {}
+
+    def __getitem__(self, start: int) -> Step:
+        if start not in self._built:
+            if start not in self._starts:
+                raise KeyError(start)
+            self._built[start] = self._build(start)
+        return self._built[start]
+
+    def __contains__(self, start: object) -> bool:
+        return start in self._starts
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._starts)
+
+    def __len__(self) -> int:
+        return len(self._starts)
+
+
+def _schema_from_bytes(data: bytes, where: str) -> Schema:
+    """A schema file's bytes parsed; errors name the file, and the line and column of bad JSON."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SchemaError([Problem(where, "not UTF-8 text; save the schema as UTF-8 JSON")]) from None
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SchemaError(
+            [Problem(where, f"not valid JSON at line {err.lineno}, column {err.colno}: {err.msg}")]
+        ) from None
+    return parse_schema(parsed, where)
+
+
+def _load_subject(
+    folder: Path,
+    root: Path,
+    problems: list[Problem],
+    *,
+    files: SubjectFiles | None = None,
+    verified: SubjectFiles | None = None,
+) -> Subject | None:
+    """Load one subject, adding its problems; None when it has any.
+
+    ``files``: the digests the content is checked under (a file that reads otherwise changed meanwhile and is a
+    problem, so a verdict is never stored for content other than what was checked). ``verified``: those files
+    were checked clean before; versions are parsed on first use and nothing is checked again.
+    """
     name = folder.name
+    known = verified or files
+    digests = known.digests if known is not None else None
+
+    def read(path: Path) -> bytes:
+        data = path.read_bytes()
+        if digests is not None and file_digest(data) != digests.get(path.name):
+            raise OSError(0, "changed while the registry was being checked; check it again")
+        return data
+
     rel = lambda p: str(p.relative_to(root.parent)) if root.parent in p.parents else str(p)  # noqa: E731
     config_path = folder / SUBJECT_FILE
     before = len(problems)
@@ -306,7 +534,10 @@ def _load_subject(folder: Path, root: Path, problems: list[Problem]) -> Subject 
         problems.append(Problem(rel(config_path), "missing; every subject folder needs a subject.yaml"))
     else:
         try:
-            loaded = _read_yaml(config_path)
+            loaded = yaml.load(read(config_path), Loader=_YAML_LOADER)  # _YAML_LOADER is a safe loader
+        except OSError as err:
+            problems.append(Problem(rel(config_path), f"cannot read the file: {err.strerror}"))
+            loaded = {}
         except yaml.YAMLError as err:
             mark = getattr(err, "problem_mark", None)
             where = f"{rel(config_path)}:{mark.line + 1}" if mark else rel(config_path)
@@ -332,16 +563,40 @@ def _load_subject(folder: Path, root: Path, problems: list[Problem]) -> Subject 
         problems.append(Problem(f"{rel(config_path)}:table", f"{table!r} is not a plain SQL table name"))
 
     schemas: dict[int, Schema] = {}
+    version_files: dict[int, str] = {}
     for path in sorted(folder.glob("*.avsc")):
         match = VERSION_FILE.match(path.name)
         if not match or int(match.group(1)) < 1:
             problems.append(Problem(rel(path), "schema files are named v<N>.avsc with N = 1, 2, 3, ..."))
             continue
+        version_files[int(match.group(1))] = path.name
+        if verified is not None:
+            continue  # checked clean before: parsed on first use
         try:
-            schemas[int(match.group(1))] = read_schema_file(path, rel(path))
+            schemas[int(match.group(1))] = _schema_from_bytes(read(path), rel(path))
+        except OSError as err:
+            problems.append(Problem(rel(path), f"cannot read the file: {err.strerror}"))
+            schemas[int(match.group(1))] = None  # type: ignore[assignment]  # a hole, checked below
         except SchemaError as err:
             problems.extend(err.problems)
             schemas[int(match.group(1))] = None  # type: ignore[assignment]  # a hole, checked below
+    if verified is not None:
+        assert digests is not None
+        lazy = _VersionFiles(folder, rel, version_files, digests)
+        raw_steps = config.get("steps")
+
+        def build(start: int) -> Step:
+            found: list[Problem] = []
+            built = _load_steps(raw_steps, lazy, folder, rel(config_path), found, only=start)
+            if found or start not in built:
+                raise RegistryError(found or [Problem(rel(config_path), f"no step from v{start}")])
+            return built[start]
+
+        starts = sorted(v for v in version_files if v + 1 in version_files)
+        description = str(config.get("description", ""))
+        if len(problems) > before:
+            return None
+        return Subject(name, folder, mode, str(table), description, lazy, _LazySteps(starts, build), checked=True)
     if not schemas:
         problems.append(Problem(rel(folder), "no versions; add v1.avsc"))
     numbers = sorted(schemas)
@@ -353,6 +608,7 @@ def _load_subject(folder: Path, root: Path, problems: list[Problem]) -> Subject 
     subject = Subject(name, folder, mode, str(table), str(config.get("description", "")), schemas, steps)
     if len(problems) > before:
         return None
+    subject.checked = True
     for version in subject.versions[1:]:
         earlier = [v for v in subject.versions if v < version]
         result = subject._checker.check(
@@ -374,7 +630,12 @@ def _load_subject(folder: Path, root: Path, problems: list[Problem]) -> Subject 
 
 
 def _load_steps(
-    raw: Any, schemas: dict[int, Schema], folder: Path, where: str, problems: list[Problem]
+    raw: Any,
+    schemas: Mapping[int, Schema],
+    folder: Path,
+    where: str,
+    problems: list[Problem],
+    only: int | None = None,
 ) -> dict[int, Step]:
     declared: dict[int, tuple[int, Any]] = {}
     raw_descriptions: dict[int, Any] = {}
@@ -411,7 +672,7 @@ def _load_steps(
         declared[start] = (i, entry.get("upgrade"))
         raw_descriptions[start] = entry.get("description")
     steps: dict[int, Step] = {}
-    for start in sorted(v for v in schemas if v + 1 in schemas):
+    for start in sorted(v for v in schemas if v + 1 in schemas and (only is None or v == only)):
         if start not in declared:
             problems.append(
                 Problem(
@@ -438,7 +699,7 @@ def _load_steps(
 
 def _read_yaml(path: Path) -> Any:
     with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=_YAML_LOADER)  # _YAML_LOADER is a safe loader
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -7,7 +7,12 @@ work repeats: consecutive versions share most fields, and their field types are 
 - between two records, a field written and read with the same self-contained type (one that names no type
   defined elsewhere) cannot be incompatible, so only the fields that differ are looked at (a set difference);
 - each distinct pair of self-contained field types is walked once, and its findings re-located under the
-  field's position.
+  field's position;
+- under a transitive mode the earlier versions are summarised once (:class:`_History`: per field name, the
+  distinct types written under it; per distinct reader field, how many versions read it), so a new version is
+  proven compatible with the whole history by looking at each distinct situation once, in time linear in the
+  number of versions and usually independent of it. The summary only ever proves "nothing to report"; when it
+  cannot, the exact pair-by-pair walk below gives the findings, so the answer never depends on the summary.
 
 The walk itself is the reference's (:mod:`versioning.compatibility.reference`), so every incompatibility, its kind, its
 JSON-pointer location and its message are the same, in the same order; anything not a plain record, or a field
@@ -52,6 +57,28 @@ class _Shape:
     """Fields whose type names types defined elsewhere: always walked."""
 
 
+@dataclass
+class _History:
+    """The earlier versions of a record subject, summarised for proving a new version compatible with all.
+
+    Built incrementally as versions are added (oldest first); ``usable`` is False as soon as one version is not
+    a plain record of self-contained field types, and then the exact walk answers every question.
+    """
+
+    schemas: list[Schema] = field(default_factory=list)
+    usable: bool = True
+    written: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Field name -> the type keys versions wrote under it -> how many versions."""
+    present: dict[str, int] = field(default_factory=dict)
+    """Field name -> how many versions have a field of that name."""
+    readers: set[tuple[str, tuple[str, ...], str, bool]] = field(default_factory=set)
+    """The distinct reader fields of history: (name, aliases, type key, has a default)."""
+    records: dict[tuple[str, str, str, tuple[str, ...]], A.RecordSchema] = field(default_factory=dict)
+    """One record per distinct (name, full name, namespace, aliases): all that name checks look at."""
+    types: dict[str, A.Schema] = field(default_factory=dict)
+    """One parsed field type per type key, to walk a pair of keys not walked yet."""
+
+
 class CompatibilityChecker:
     """Checks new versions against earlier ones, remembering what it has walked; reuse it for one subject.
 
@@ -62,6 +89,7 @@ class CompatibilityChecker:
     def __init__(self) -> None:
         self._shapes: dict[int, tuple[Schema, _Shape | None]] = {}
         self._fields: dict[tuple[str, str], list[Found]] = {}
+        self._history = _History()
 
     def check(
         self,
@@ -73,7 +101,15 @@ class CompatibilityChecker:
         new_version: int | None = None,
         previous_versions: Sequence[int] | None = None,
     ) -> CompatibilityResult:
-        """As :func:`~versioning.compatibility.check_compatibility`, the same arguments and the same result."""
+        """As :func:`~versioning.compatibility.check_compatibility`, the same arguments and the same result.
+
+        Under a transitive mode the earlier versions are summarised (once: the summary of a subject's history
+        grows as longer histories are passed), and a new version the summary proves compatible with all of them
+        is answered without walking any pair.
+        """
+        transitive = mode is not Compatibility.NONE and Compatibility(mode).transitive
+        if transitive and len(previous) > 1 and self._proven_compatible(new, previous, Compatibility(mode)):
+            return CompatibilityResult()
         return check_compatibility(
             new,
             previous,
@@ -83,6 +119,90 @@ class CompatibilityChecker:
             previous_versions=previous_versions,
             walk=self.reader_writer,
         )
+
+    def _proven_compatible(self, new: Schema, previous: Sequence[Schema], mode: Compatibility) -> bool:
+        """Whether the summary of ``previous`` shows ``new`` compatible with every one of them under ``mode``.
+
+        False means "not proven" (the exact walk then decides), never "incompatible".
+        """
+        history = self._summary(previous)
+        shape = self._shape(new)
+        if not history.usable or shape is None or shape.opaque:
+            return False
+        parsed = new.parsed
+        assert isinstance(parsed, A.RecordSchema)
+        total = len(history.schemas)
+        if mode.backward:
+            # The new version reads what each earlier one wrote.
+            for record in history.records.values():
+                if next(name_incompatibilities(parsed, record, ""), None) is not None:
+                    return False
+            for i, reader_field in enumerate(shape.fields):
+                name, key = reader_field.name, shape.keys[i]
+                assert key is not None
+                # Some version lacks the name: an alias may find another field there, else the default.
+                if history.present.get(name, 0) < total and (shape.aliases[i] or not reader_field.has_default):
+                    return False
+                for written in history.written.get(name, ()):
+                    if self._finds(reader_field.type, key, history.types[written], written):
+                        return False
+        if mode.forward:
+            # Each earlier version reads what the new one writes.
+            for record in history.records.values():
+                if next(name_incompatibilities(record, parsed, ""), None) is not None:
+                    return False
+            for name, aliases, key, has_default in history.readers:
+                index = shape.by_name.get(name)
+                if index is None:
+                    index = next((shape.by_name[a] for a in aliases if a in shape.by_name), None)
+                if index is None:
+                    if not has_default:
+                        return False
+                    continue
+                writer_key = shape.keys[index]
+                assert writer_key is not None
+                if self._finds(history.types[key], key, shape.fields[index].type, writer_key):
+                    return False
+        return True
+
+    def _finds(self, reader: A.Schema, reader_key: str, writer: A.Schema, writer_key: str) -> bool:
+        """Whether reading a field type written as another finds anything (each pair of keys walked once)."""
+        if reader_key == writer_key:
+            return False  # a self-contained type reads itself (checked when its shape was made)
+        relative = self._fields.get((reader_key, writer_key))
+        if relative is None:
+            relative = Walker().walk(reader, writer, "")
+            self._fields[(reader_key, writer_key)] = relative
+        return bool(relative)
+
+    def _summary(self, previous: Sequence[Schema]) -> _History:
+        history = self._history
+        known = history.schemas
+        if len(previous) < len(known) or any(a is not b for a, b in zip(known, previous, strict=False)):
+            history = self._history = _History()
+            known = history.schemas
+        for schema in previous[len(known) :]:
+            known.append(schema)
+            if not history.usable:
+                continue
+            shape = self._shape(schema)
+            if shape is None or shape.opaque:
+                history.usable = False
+                continue
+            parsed = schema.parsed
+            assert isinstance(parsed, A.RecordSchema)
+            history.records.setdefault(
+                (parsed.name, parsed.fullname, parsed.namespace or "", tuple(aliases_of(parsed))), parsed
+            )
+            for i, f in enumerate(shape.fields):
+                key = shape.keys[i]
+                assert key is not None
+                counts = history.written.setdefault(f.name, {})
+                counts[key] = counts.get(key, 0) + 1
+                history.present[f.name] = history.present.get(f.name, 0) + 1
+                history.readers.add((f.name, tuple(shape.aliases[i]), key, f.has_default))
+                history.types.setdefault(key, f.type)
+        return history
 
     def reader_writer(self, reader: Schema, writer: Schema) -> list[Found]:
         """The reference walk's findings (kind, location, message) for one reader and one writer."""

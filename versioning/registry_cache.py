@@ -1,0 +1,126 @@
+"""Verdicts on registry subjects, remembered by the content of their files, so history is checked once.
+
+Checking a subject (every schema, every step, every version against its mode) costs milliseconds per version;
+a registry of hundreds of subjects with long histories takes a minute. The files rarely change, so a subject
+whose files hash to a digest already checked clean is taken as checked: the verdict is stored under
+``${VERSIONING_CACHE_DIR}``, else ``${XDG_CACHE_HOME:-~/.cache}/pipeline-platform/verdicts``, one small file per
+digest.
+
+The cache is only an optimisation: deleting it changes no answer. Only clean verdicts are stored (problems are
+always found again, so their messages are always current); the digest covers the library's own checking code,
+so a new rule re-checks everything; an entry that cannot be read or does not say what it should is ignored; a
+cache folder that cannot be written is not used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+CACHE_ENV = "VERSIONING_CACHE_DIR"
+FORMAT = 1
+"""Bumped when the entry format or the meaning of a verdict changes."""
+
+_RULES = (
+    "registry.py",
+    "schema.py",
+    "values.py",
+    "compatibility/reference.py",
+    "compatibility/cached.py",
+    "upgrade/operations.py",
+)
+"""The modules whose code decides a subject's verdict: a change to any re-checks every subject."""
+
+
+def cache_dir() -> Path:
+    """Where verdicts are kept: ``$VERSIONING_CACHE_DIR``, else the user's cache folder."""
+    explicit = os.environ.get(CACHE_ENV)
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pipeline-platform" / "verdicts"
+
+
+@cache
+def rules_digest() -> str:
+    """A digest of the checking code, so that verdicts made by other code are not taken."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.blake2b(f"format {FORMAT}".encode(), digest_size=16)
+    for name in _RULES:
+        digest.update(name.encode())
+        digest.update((package / name).read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class SubjectFiles:
+    """A subject folder's files and their digests, as read once."""
+
+    name: str
+    digests: dict[str, str]
+    """File name -> digest of its bytes (every regular file of the folder, hidden ones excepted)."""
+
+    @classmethod
+    def read(cls, folder: Path) -> SubjectFiles:
+        """Hash every file of a subject folder (its schemas, subject.yaml, any steps module)."""
+        digests: dict[str, str] = {}
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_file():
+                    continue
+                with open(entry.path, "rb") as handle:
+                    digests[entry.name] = hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
+        return cls(folder.name, digests)
+
+    @property
+    def key(self) -> str:
+        """The digest naming this exact content of the subject under this exact checking code."""
+        digest = hashlib.blake2b(rules_digest().encode(), digest_size=20)
+        digest.update(self.name.encode())
+        for name in sorted(self.digests):
+            digest.update(b"\0" + name.encode() + b"\0" + self.digests[name].encode())
+        return digest.hexdigest()
+
+
+def file_digest(data: bytes) -> str:
+    """The digest :class:`SubjectFiles` records for a file's bytes."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+class VerdictCache:
+    """Clean verdicts by content digest, in a folder; every failure to read or write is a miss, never an error."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        self.folder = folder if folder is not None else cache_dir()
+
+    def _entry(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.json"
+
+    def is_clean(self, files: SubjectFiles) -> bool:
+        """Whether exactly these files were checked clean before (by this checking code)."""
+        key = files.key
+        try:
+            entry = json.loads(self._entry(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(entry, dict) and entry.get("key") == key and entry.get("verdict") == "clean"
+
+    def remember_clean(self, files: Iterable[SubjectFiles]) -> None:
+        """Record that these subjects were checked clean; a folder that cannot be written is skipped."""
+        for subject in files:
+            key = subject.key
+            path = self._entry(key)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, temp = tempfile.mkstemp(prefix=".verdict.", dir=path.parent)
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump({"key": key, "verdict": "clean", "subject": subject.name}, handle)
+                os.replace(temp, path)  # readers see a whole entry or none
+            except OSError:
+                return  # read-only home, full disk: the cache is an optimisation only

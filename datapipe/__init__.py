@@ -5,12 +5,49 @@ Public API::
     from datapipe import load_project, generate_schema, generate_dag, extract_table, init_project
 """
 
-from datapipe.config import Cloud, LoadMode, MigrationConfig, Project, UnconstrainedNumber, load_project
-from datapipe.dag_generation import GeneratedDag, generate_dag, render_dag
-from datapipe.errors import DatapipeError
-from datapipe.extract import ExtractResult, Interval, extract_table
-from datapipe.project_init import init_project
-from datapipe.schema_generation import GeneratedSchema, generate_schema
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from datapipe.config import Cloud, LoadMode, MigrationConfig, Project, UnconstrainedNumber, load_project
+    from datapipe.dag_generation import GeneratedDag, generate_dag, render_dag
+    from datapipe.errors import DatapipeError
+    from datapipe.extract import ExtractResult, Interval, extract_table
+    from datapipe.project_init import init_project
+    from datapipe.schema_generation import GeneratedSchema, generate_schema
+
+# Names are imported when first used (PEP 562), so a command line that needs one submodule, or only
+# --help, does not pay for the whole library at start-up.
+_EXPORTS: dict[str, str] = {
+    "Cloud": "datapipe.config",
+    "LoadMode": "datapipe.config",
+    "MigrationConfig": "datapipe.config",
+    "Project": "datapipe.config",
+    "UnconstrainedNumber": "datapipe.config",
+    "load_project": "datapipe.config",
+    "GeneratedDag": "datapipe.dag_generation",
+    "generate_dag": "datapipe.dag_generation",
+    "render_dag": "datapipe.dag_generation",
+    "DatapipeError": "datapipe.errors",
+    "ExtractResult": "datapipe.extract",
+    "Interval": "datapipe.extract",
+    "extract_table": "datapipe.extract",
+    "init_project": "datapipe.project_init",
+    "GeneratedSchema": "datapipe.schema_generation",
+    "generate_schema": "datapipe.schema_generation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Cloud",

@@ -6,26 +6,67 @@ to other schema formats. It knows nothing of Pulumi; the platform's pre-deploy g
 public API.
 """
 
-from versioning.compatibility import (
-    Compatibility,
-    CompatibilityResult,
-    Incompatibility,
-    IncompatibilityKind,
-    check_compatibility,
-    check_reader_writer,
-)
-from versioning.errors import (
-    Problem,
-    RegistryError,
-    SchemaError,
-    StepError,
-    UnknownSubjectError,
-    UnknownVersionError,
-    VersioningError,
-)
-from versioning.facade import DataVersionManager
-from versioning.registry import IncompatibleSchemaError, Registry, Subject
-from versioning.schema import Schema, parse_schema, read_schema_file
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from versioning.compatibility import (
+        Compatibility,
+        CompatibilityResult,
+        Incompatibility,
+        IncompatibilityKind,
+        check_compatibility,
+        check_reader_writer,
+    )
+    from versioning.errors import (
+        Problem,
+        RegistryError,
+        SchemaError,
+        StepError,
+        UnknownSubjectError,
+        UnknownVersionError,
+        VersioningError,
+    )
+    from versioning.facade import DataVersionManager
+    from versioning.registry import IncompatibleSchemaError, Registry, Subject
+    from versioning.schema import Schema, parse_schema, read_schema_file
+
+# Names are imported when first used (PEP 562), so a command line that needs one submodule, or only
+# --help, does not pay for the whole library at start-up.
+_EXPORTS: dict[str, str] = {
+    "Compatibility": "versioning.compatibility",
+    "CompatibilityResult": "versioning.compatibility",
+    "Incompatibility": "versioning.compatibility",
+    "IncompatibilityKind": "versioning.compatibility",
+    "check_compatibility": "versioning.compatibility",
+    "check_reader_writer": "versioning.compatibility",
+    "Problem": "versioning.errors",
+    "RegistryError": "versioning.errors",
+    "SchemaError": "versioning.errors",
+    "StepError": "versioning.errors",
+    "UnknownSubjectError": "versioning.errors",
+    "UnknownVersionError": "versioning.errors",
+    "VersioningError": "versioning.errors",
+    "DataVersionManager": "versioning.facade",
+    "IncompatibleSchemaError": "versioning.registry",
+    "Registry": "versioning.registry",
+    "Subject": "versioning.registry",
+    "Schema": "versioning.schema",
+    "parse_schema": "versioning.schema",
+    "read_schema_file": "versioning.schema",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Compatibility",

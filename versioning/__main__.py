@@ -4,4 +4,4 @@ import sys
 
 from versioning.cli import main
 
-sys.exit(main())
+sys.exit(main(prog_name="python -m versioning"))

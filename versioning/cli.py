@@ -16,23 +16,32 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from versioning.compatibility import Compatibility, check_compatibility
-from versioning.errors import RegistryError, VersioningError
-from versioning.facade import REGISTRY_ENV, DataVersionManager, default_registry_path
-from versioning.registry import Registry
-from versioning.schema import read_schema_file
+from versioning.command_line import (
+    CONTEXT_SETTINGS,
+    BadInput,
+    ExitCode,
+    Refused,
+    format_option,
+    print_error,
+    print_json,
+    run,
+    version_option,
+    wants_json,
+)
 
-OK, NO, BAD_INPUT = 0, 1, 2
-MODES = [m.value.lower().replace("_", "-") for m in Compatibility]
+if TYPE_CHECKING:
+    from versioning.registry import Registry
 
-
-class Refused(Exception):
-    """The command's answer is no (exit 1); its message has been printed already."""
-
+# Exit codes, shared with datapipe and pipeline-platform (versioning.command_line.ExitCode).
+OK, NO, BAD_INPUT = ExitCode.OK, ExitCode.NO, ExitCode.BAD_INPUT
+MODES = ["backward", "backward-transitive", "forward", "forward-transitive", "full", "full-transitive", "none"]
+"""Compatibility modes as typed on the command line (tests hold them to versioning.Compatibility)."""
+DATA_FORMATS = ["jsonl", "avro", "parquet"]
+REGISTRY_ENV = "VERSIONING_REGISTRY"
 
 registry_option = click.option(
     "--registry",
@@ -42,7 +51,6 @@ registry_option = click.option(
     help=f"The schema registry folder. [default: ${REGISTRY_ENV} or ./schemas]",
 )
 
-
 max_block_option = click.option(
     "--max-block-bytes",
     type=click.IntRange(min=1),
@@ -51,17 +59,39 @@ max_block_option = click.option(
     "[default: $VERSIONING_MAX_BLOCK_BYTES or 134217728 (128 MiB)]",
 )
 
+out_option = click.option(
+    "-o", "--out", "--output", "output", type=click.Path(path_type=Path), help="Write here instead of stdout."
+)
+overwrite_option = click.option(
+    "--overwrite", "--force", "overwrite", is_flag=True, help="Replace the output file if it exists already."
+)
+
 
 def load_registry(registry_dir: Path | None) -> Registry:
+    """The registry named by --registry, else $VERSIONING_REGISTRY, else ./schemas."""
+    from versioning.facade import default_registry_path
+    from versioning.registry import Registry
+
     return Registry.load(registry_dir or default_registry_path())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="pipeline-platform")
+def refuse_existing(path: Path | None, overwrite: bool, flag: str = "--overwrite") -> None:
+    """Refuse to write over an existing file unless asked to: a typo in a path must not destroy data."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise BadInput(f"{path}: is a folder; give a file name to write to")
+    if path.exists() and not overwrite:
+        raise BadInput(f"{path}: exists already; choose another name, or pass {flag} to replace it")
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@version_option("versioning")
 def cli() -> None:
     """Versioned data schemas: compatibility checks, validation, upgrades, SQL migrations and exports.
 
-    Exit codes: 0 ok, 1 incompatible or invalid, 2 bad input.
+    Results go to stdout (--format json on the commands that report findings), errors to stderr.
+    Exit codes: 0 ok, 1 incompatible or invalid, 2 bad input, 130 interrupted.
     """
 
 
@@ -75,55 +105,106 @@ def cli() -> None:
     show_default=True,
     help="backward: NEW reads data written with OLD; forward: OLD reads data written with NEW; full: both.",
 )
-def compat(old: Path, new: Path, mode: str) -> None:
+@format_option
+def compat(old: Path, new: Path, mode: str, output_format: str, as_json: bool) -> None:
     """Check two Avro schema files (.avsc) against each other under a compatibility mode.
 
     Prints one line per incompatibility (kind, JSON-pointer location, message) and exits 1 if there is any.
     """
+    from versioning.compatibility import Compatibility, check_compatibility
+    from versioning.schema import read_schema_file
+
     previous, candidate = read_schema_file(old), read_schema_file(new)
     result = check_compatibility(candidate, [previous], Compatibility.parse(mode), new_version=2)
-    if result.compatible:
-        click.echo(f"compatible ({mode}): {new} with {old}")
-        return
+    found = []
     for inc in result.incompatibilities:
         reader, writer = (new, old) if inc.reader_version == 2 else (old, new)
-        click.echo(f"{inc.kind.value} at {inc.location}: {inc.message} (reader {reader}, writer {writer})")
-    raise Refused
+        found.append(
+            {
+                "kind": inc.kind.value,
+                "location": inc.location,
+                "message": inc.message,
+                "reader": str(reader),
+                "writer": str(writer),
+            }
+        )
+    if wants_json(output_format, as_json):
+        print_json({"compatible": result.compatible, "mode": mode, "old": str(old), "new": str(new), "found": found})
+    elif result.compatible:
+        click.echo(f"compatible ({mode}): {new} with {old}")
+    else:
+        for item in found:
+            where = f"{item['kind']} at {item['location']}"
+            click.echo(f"{where}: {item['message']} (reader {item['reader']}, writer {item['writer']})")
+    if not result.compatible:
+        raise Refused
 
 
 @cli.command()
 @registry_option
-def check(registry_dir: Path | None) -> None:
-    """Check the whole registry: every schema, every step, every subject's chain under its mode.
+@format_option
+def check(registry_dir: Path | None, output_format: str, as_json: bool) -> None:
+    """Check the whole registry: every schema, every step (and that each call step's function loads), every
+    subject's chain under its mode.
 
-    Exits 1 and lists every problem (file, location, what to fix) if anything is wrong.
+    Exits 1 and lists every problem (file, location, what to fix) on stdout if anything is wrong.
     """
+    from versioning.errors import RegistryError
+
     try:
         registry = load_registry(registry_dir)
     except RegistryError as err:
-        click.echo(str(err), err=True)
+        problems = [{"where": p.where, "message": p.message} for p in err.problems]
+        if wants_json(output_format, as_json):
+            print_json({"ok": False, "problems": problems, "subjects": []})
+        else:
+            click.echo(str(err))
         raise Refused from None
-    for subject in registry:
-        versions = ", ".join(f"v{v}" for v in subject.versions)
-        click.echo(f"ok  {subject.name}: {versions} ({subject.compatibility.value}, table {subject.table})")
+    subjects = [
+        {"name": s.name, "versions": list(s.versions), "compatibility": s.compatibility.value, "table": s.table}
+        for s in registry
+    ]
+    if wants_json(output_format, as_json):
+        print_json({"ok": True, "problems": [], "subjects": subjects})
+        return
+    for item in subjects:
+        versions = ", ".join(f"v{v}" for v in item["versions"])
+        click.echo(f"ok  {item['name']}: {versions} ({item['compatibility']}, table {item['table']})")
 
 
 @cli.command()
 @registry_option
-def subjects(registry_dir: Path | None) -> None:
+@format_option
+def subjects(registry_dir: Path | None, output_format: str, as_json: bool) -> None:
     """List the registry's subjects, their versions and modes."""
-    for subject in load_registry(registry_dir):
-        click.echo(f"{subject.name}\t{','.join(map(str, subject.versions))}\t{subject.compatibility.value}")
+    found = [
+        {"name": s.name, "versions": list(s.versions), "compatibility": s.compatibility.value}
+        for s in load_registry(registry_dir)
+    ]
+    if wants_json(output_format, as_json):
+        print_json(found)
+        return
+    for item in found:
+        click.echo(f"{item['name']}\t{','.join(map(str, item['versions']))}\t{item['compatibility']}")
+
+
+FROM_HINT = (
+    "hint: records without a schema_version field need --from N, the version they were written with "
+    "(e.g. --from 1 for data from before versioning)"
+)
 
 
 @cli.command()
 @click.argument("subject_name", metavar="SUBJECT")
 @click.argument("data_file", type=click.Path(path_type=Path))
 @click.option("--version", "version", type=int, help="Validate every record against this version.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "avro", "parquet"]), help="Override the extension.")
+@click.option(
+    "--input-format", "fmt", type=click.Choice(DATA_FORMATS), help="The data file's format, if not its extension's."
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True)
 @click.option("--max-errors", type=click.IntRange(min=0), default=100, show_default=True, help="0: print all.")
 @max_block_option
+@format_option
 @registry_option
 def validate(
     subject_name: str,
@@ -133,23 +214,31 @@ def validate(
     batch_size: int,
     max_errors: int,
     max_block_bytes: int | None,
+    output_format: str,
+    as_json: bool,
     registry_dir: Path | None,
 ) -> None:
     """Validate a data file (JSON Lines, Avro, Parquet) against a subject version.
 
     Without --version, each record's own schema_version chooses the version, else the newest. Every error of
-    every record is printed as FILE, line|record N: FIELD: MESSAGE; the exit code is 1 if any record is invalid.
+    every record is printed on stdout as FILE, line|record N: FIELD: MESSAGE (a line that is not JSON is
+    reported as such, and the rest of the file is still checked); the exit code is 1 if any record is invalid.
     """
     from versioning.datafiles.service import RecordProblem, validate_data_file
 
     subject = load_registry(registry_dir).subject(subject_name)
+    json_out = wants_json(output_format, as_json)
     printed = 0
+    problems: list[dict[str, Any]] = []
 
     def show(problem: RecordProblem) -> None:
         nonlocal printed
-        for line in problem.lines(data_file):
+        for line, error in zip(problem.lines(data_file), problem.errors, strict=True):
             if not max_errors or printed < max_errors:
-                click.echo(line, err=True)
+                if json_out:
+                    problems.append({"position": problem.position, "where": problem.where, "error": error})
+                else:
+                    click.echo(line)
             printed += 1
 
     report = validate_data_file(
@@ -161,9 +250,22 @@ def validate(
         on_problem=show,
         max_block_bytes=max_block_bytes,
     )
-    if max_errors and printed > max_errors:
-        click.echo(f"... {printed - max_errors} more errors not shown (use --max-errors 0)", err=True)
-    click.echo(report.summary())
+    hidden = printed - max_errors if max_errors and printed > max_errors else 0
+    if json_out:
+        print_json(
+            {
+                "file": str(data_file),
+                "subject": subject.name,
+                "records": report.records,
+                "invalid": report.invalid,
+                "errors": problems,
+                "errors_not_shown": hidden,
+            }
+        )
+    else:
+        if hidden:
+            click.echo(f"... {hidden} more errors not shown (use --max-errors 0)")
+        click.echo(report.summary())
     if report.invalid:
         raise Refused
 
@@ -173,12 +275,21 @@ def validate(
 @click.argument("input_file", type=click.Path(path_type=Path))
 @click.argument("output_file", type=click.Path(path_type=Path))
 @click.option("--to", "to_version", type=int, required=True, help="The version to move every record to.")
-@click.option("--from", "from_version", type=int, help="The version of records without schema_version.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "avro", "parquet"]), help="Input format override.")
-@click.option("--output-format", type=click.Choice(["jsonl", "avro", "parquet"]), help="Output format override.")
+@click.option(
+    "--from",
+    "from_version",
+    type=int,
+    help="The version of records without a schema_version field (data written before versioning: 1).",
+)
+@click.option("--input-format", "fmt", type=click.Choice(DATA_FORMATS), help="Input format, if not its extension's.")
+@click.option(
+    "--output-format", "out_fmt", type=click.Choice(DATA_FORMATS), help="Output format, if not its extension's."
+)
 @click.option("--rejects", type=click.Path(path_type=Path), help="Write invalid records here (JSON Lines).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=10_000, show_default=True)
 @max_block_option
+@overwrite_option
+@format_option
 @registry_option
 def upgrade(
     subject_name: str,
@@ -187,25 +298,54 @@ def upgrade(
     to_version: int,
     from_version: int | None,
     fmt: str | None,
-    output_format: str | None,
+    out_fmt: str | None,
     rejects: Path | None,
     batch_size: int,
     max_block_bytes: int | None,
+    overwrite: bool,
+    output_format: str,
+    as_json: bool,
     registry_dir: Path | None,
 ) -> None:
     """Move every record of a data file to another version (up or down), validating before and after.
 
-    Each record starts at its own schema_version (else --from). An invalid record is never dropped silently:
+    Each record starts at its own schema_version, else --from. An invalid record is never dropped silently:
     without --rejects nothing is written and every error is listed (exit 1); with --rejects, valid records go
-    to OUTPUT, invalid ones with their errors to the rejects file, and the exit code is 1.
+    to OUTPUT, invalid ones with their errors to the rejects file, and the exit code is 1. OUTPUT (and the
+    rejects file) must not exist yet, unless --overwrite is given.
     """
     from versioning.datafiles.service import RecordProblem, RecordsRejected, upgrade_data_file
 
+    json_out = wants_json(output_format, as_json)
+    refuse_existing(output_file, overwrite)
+    refuse_existing(rejects, overwrite)
     subject = load_registry(registry_dir).subject(subject_name)
+    problems: list[dict[str, Any]] = []
+    needs_from = [False]
 
     def show(problem: RecordProblem) -> None:
-        for line in problem.lines(input_file):
-            click.echo(line, err=True)
+        for line, error in zip(problem.lines(input_file), problem.errors, strict=True):
+            needs_from[0] = needs_from[0] or "has no 'schema_version' field" in error
+            if json_out:
+                problems.append({"position": problem.position, "where": problem.where, "error": error})
+            else:
+                click.echo(line)
+
+    def finish(written: int, rejected: int) -> None:
+        if needs_from[0] and from_version is None:
+            click.echo(FROM_HINT, err=True)
+        if json_out:
+            print_json(
+                {
+                    "source": str(input_file),
+                    "target": str(output_file) if written or not rejected or rejects else None,
+                    "subject": subject.name,
+                    "to_version": to_version,
+                    "written": written,
+                    "rejected": rejected,
+                    "errors": problems,
+                }
+            )
 
     try:
         report = upgrade_data_file(
@@ -215,15 +355,20 @@ def upgrade(
             to_version,
             from_version,
             input_format=fmt,
-            output_format=output_format,
+            output_format=out_fmt,
             rejects=rejects,
             batch_size=batch_size,
             on_problem=show,
             max_block_bytes=max_block_bytes,
         )
-    except RecordsRejected:
-        raise Refused from None  # every problem was shown as it was found
-    click.echo(report.summary())
+    except RecordsRejected as rejected:
+        finish(0, len(rejected.report.rejected))
+        if not json_out:
+            click.echo(f"{input_file}: nothing written ({len(rejected.report.rejected)} records cannot be upgraded)")
+        raise Refused from None
+    finish(report.written, len(report.rejected))
+    if not json_out:
+        click.echo(report.summary())
     if report.rejected:
         raise Refused
 
@@ -263,14 +408,22 @@ def migrate() -> None:
     default="postgresql",
     show_default=True,
 )
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write the script here instead of stdout.")
+@out_option
+@overwrite_option
 @registry_option
 def migrate_sql(
-    subject_name: str, from_version: int, to_version: int, dialect: str, output: Path | None, registry_dir: Path | None
+    subject_name: str,
+    from_version: int,
+    to_version: int,
+    dialect: str,
+    output: Path | None,
+    overwrite: bool,
+    registry_dir: Path | None,
 ) -> None:
     """Print the SQL script that moves a subject's table from one version to another (up or down)."""
     from versioning.migrations import migration_sql
 
+    refuse_existing(output, overwrite)
     subject = load_registry(registry_dir).subject(subject_name)
     _emit(migration_sql(subject, from_version, to_version, dialect), output)
 
@@ -380,14 +533,14 @@ def migrate_downgrade(
 T = TypeVar("T")
 
 
-def _on_database(run: Callable[[], T], engine: Any) -> T:
+def _on_database(call: Callable[[], T], engine: Any) -> T:
     """Run a database call; a failure to reach the database is an error with the URL, password hidden."""
     import sqlalchemy as sa
 
     from versioning.migrations import MigrationError
 
     try:
-        return run()
+        return call()
     except MigrationError as err:
         if "failed:" in str(err):  # the database refused a statement: the answer is no
             click.echo(f"error: {err}", err=True)
@@ -400,7 +553,8 @@ def _on_database(run: Callable[[], T], engine: Any) -> T:
 
 @cli.command()
 @click.argument("subject_name", metavar="SUBJECT")
-@click.argument("version", type=int)
+@click.argument("version_argument", metavar="[VERSION]", type=int, required=False)
+@click.option("--version", "version", type=int, help="The version to export (the same as VERSION) [default: newest].")
 @click.option(
     "--format",
     "fmt",
@@ -409,14 +563,27 @@ def _on_database(run: Callable[[], T], engine: Any) -> T:
     show_default=True,
     help="avro: .avsc; bigquery: a BigQuery JSON table schema; json-schema: JSON Schema 2020-12.",
 )
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here instead of stdout.")
+@out_option
+@overwrite_option
 @registry_option
-def export(subject_name: str, version: int, fmt: str, output: Path | None, registry_dir: Path | None) -> None:
-    """Export a subject version's schema to another format."""
+def export(
+    subject_name: str,
+    version_argument: int | None,
+    version: int | None,
+    fmt: str,
+    output: Path | None,
+    overwrite: bool,
+    registry_dir: Path | None,
+) -> None:
+    """Export a subject version's schema to another format (--format is the format of the document written)."""
     from versioning.exports import export_schema
 
+    if version is not None and version_argument is not None and version != version_argument:
+        raise click.UsageError(f"VERSION {version_argument} and --version {version} disagree; give one")
+    refuse_existing(output, overwrite)
     subject = load_registry(registry_dir).subject(subject_name)
-    _emit(export_schema(subject.schema(version), fmt), output)
+    chosen = version if version is not None else version_argument
+    _emit(export_schema(subject.schema(chosen if chosen is not None else subject.latest), fmt), output)
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -442,6 +609,8 @@ LEGACY_USERS = [
 def demo(registry_dir: Path | None) -> None:
     """Walk through the naive manager's flow on the users subject: validate legacy v1 data, upgrade it to v3,
     validate again, and show the PostgreSQL migration for the same move."""
+    from versioning.facade import DataVersionManager
+
     manager = DataVersionManager(load_registry(registry_dir), "users")
     click.echo(f"users subject: versions {manager.versions}, mode {manager.subject.compatibility.value}\n")
     click.echo("1. Validate legacy v1 records against v1:")
@@ -470,24 +639,13 @@ def demo(registry_dir: Path | None) -> None:
         raise Refused
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 1 no, 2 bad input)."""
-    try:
-        cli.main(args=argv, prog_name="python -m versioning", standalone_mode=False)
-    except Refused:
-        return NO
-    except click.exceptions.Exit as done:
-        return int(done.exit_code)
-    except click.ClickException as err:
-        err.show()
-        return BAD_INPUT
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return BAD_INPUT
-    except VersioningError as err:
-        click.echo(f"error: {err}", err=True)
-        return BAD_INPUT
-    except OSError as err:
-        click.echo(f"error: {err.filename or ''}: {err.strerror}", err=True)
-        return BAD_INPUT
-    return OK
+def _versioning_error(error: BaseException) -> int:
+    print_error(str(error))
+    return ExitCode.BAD_INPUT
+
+
+def main(argv: list[str] | None = None, prog_name: str = "versioning") -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 no, 2 bad input, 130 interrupted)."""
+    from versioning.errors import VersioningError
+
+    return run(cli, argv, prog_name, errors=[(VersioningError, _versioning_error)])

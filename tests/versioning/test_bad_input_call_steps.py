@@ -66,8 +66,8 @@ def test_should_refuse_a_registry_whose_call_step_cannot_load(
     assert "things/subject.yaml:steps[0].upgrade" in str(caught.value)
     assert "call upgrade: " in str(caught.value) and words in str(caught.value)
     code = main(["check", "--registry", str(root)])
-    _, err = capsys.readouterr()
-    assert code == 1 and words in err and "Traceback" not in err
+    out, err = capsys.readouterr()
+    assert code == 1 and words in out and "Traceback" not in err
 
 
 def test_should_check_the_downgrade_function_too(tmp_path: Path) -> None:
@@ -102,18 +102,18 @@ def test_should_reject_the_record_a_step_function_fails_on_every_path(
 ) -> None:
     root = _registry(tmp_path / "schemas", GOOD_STEPS)
     source = _write(tmp_path / f"in{suffix}")
-    out = tmp_path / f"out{suffix}"
+    target = tmp_path / f"out{suffix}"
     extra = ["--rejects", str(tmp_path / "rejects.jsonl")] if rejects else []
     code = main(
-        ["upgrade", "things", str(source), str(out), "--to", "2", "--from", "1", *extra, "--registry", str(root)]
+        ["upgrade", "things", str(source), str(target), "--to", "2", "--from", "1", *extra, "--registry", str(root)]
     )
-    _, err = capsys.readouterr()
+    out, err = capsys.readouterr()
     assert code == 1
-    assert f"{source}, {'line' if suffix == '.jsonl' else 'record'} 2: " in err
-    assert "steps:initial failed on a record: ValueError: a name of 'boom' has no initial" in err
+    assert f"{source}, {'line' if suffix == '.jsonl' else 'record'} 2: " in out
+    assert "steps:initial failed on a record: ValueError: a name of 'boom' has no initial" in out
     assert "Traceback" not in err
     if not rejects:
-        assert not out.exists()
+        assert not target.exists()
         return
     entries = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
     assert [(e["position"], e["record"]["name"]) for e in entries] == [(2, "boom")]

@@ -1,0 +1,80 @@
+"""CLI start-up: ``--help`` of every command of the three CLIs, beside ``python -c pass``.
+
+    .venv/bin/python benchmarks/cli_startup.py [--runs 7]
+
+Each command line runs ``--runs`` times in a fresh interpreter; the best wall time counts (the least disturbed
+by other work on the machine). Prints each command's time and its ratio to ``python -c pass``; the target is
+at most 3x, which holds only if a CLI imports what a command needs after parsing its arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = 3.0
+
+COMMANDS: list[list[str]] = [
+    ["-m", "versioning", "--help"],
+    *(
+        ["-m", "versioning", *command, "--help"]
+        for command in (
+            ["compat"],
+            ["check"],
+            ["subjects"],
+            ["validate"],
+            ["upgrade"],
+            ["migrate"],
+            ["migrate", "sql"],
+            ["migrate", "current"],
+            ["migrate", "upgrade"],
+            ["migrate", "downgrade"],
+            ["export"],
+            ["demo"],
+        )
+    ),
+    ["-m", "datapipe", "--help"],
+    *(
+        ["-m", "datapipe", *command, "--help"]
+        for command in (["init"], ["generate"], ["generate", "schema"], ["generate", "dag"], ["extract"])
+    ),
+    ["-m", "infra", "--help"],
+    ["-m", "infra", "render", "--help"],
+    ["-m", "infra", "gate", "--help"],
+]
+
+
+def best(argv: list[str], runs: int) -> float:
+    """The shortest wall time of ``runs`` runs of ``python argv``, in seconds."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, *argv], cwd=ROOT, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    baseline = best(["-c", "pass"], args.runs)
+    print(f"{'python -c pass':<44}{baseline * 1000:8.1f} ms   1.00x")
+    worst = 0.0
+    for argv in COMMANDS:
+        took = best(argv, args.runs)
+        ratio = took / baseline
+        worst = max(worst, ratio)
+        shown = "python " + " ".join(argv)
+        flag = "" if ratio <= TARGET else f"   above {TARGET:.0f}x"
+        print(f"{shown:<44}{took * 1000:8.1f} ms   {ratio:4.2f}x{flag}")
+    print(f"worst: {worst:.2f}x (target: at most {TARGET:.0f}x)")
+    return 0 if worst <= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,16 +12,30 @@ Code written against the old in-process manager keeps working unchanged::
 
 Underneath, schemas are Avro versions in the registry, validation reports every error with its field path,
 upgrades follow the declared steps and migrations are rendered per SQL dialect.
+
+Legacy code calls the manager one record at a time, so each call is kept short: a version is resolved once,
+ever, into a table; a record of a flat version (strings, numbers, booleans, nulls and their unions) is first
+checked by one small function generated for that version (:func:`compile_record_check`), which only ever says
+"valid" for a record the reference validator finds nothing wrong with; any other record, and every record of
+other versions, goes to the reference validator, which lists every error. An upgrade runs the compiled plan of
+its version pair (:class:`~versioning.upgrade.rows.RowUpgrader`), which hands any record the plan does not fit
+to the reference steps. The answers are exactly :meth:`Subject.validate`'s and :meth:`Subject.convert`'s
+(``tests/versioning/test_facade_fast.py``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from versioning.errors import VersioningError
 from versioning.registry import VERSION_FIELD, Registry, Subject
+from versioning.schema import Schema
+from versioning.upgrade.rows import RowUpgrader
+from versioning.validation.reference import Validator
+from versioning.values import INT_RANGE, LONG_RANGE
 
 DEFAULT_REGISTRY = "schemas"
 REGISTRY_ENV = "VERSIONING_REGISTRY"
@@ -36,9 +50,28 @@ class DataVersionManager:
     """One subject's versions behind the naive manager's interface (``users`` in the project's registry)."""
 
     def __init__(self, registry: str | os.PathLike[str] | Registry | None = None, subject: str = "users") -> None:
-        loaded = registry if isinstance(registry, Registry) else Registry.load(registry or default_registry_path())
+        if isinstance(registry, Registry):
+            loaded = registry
+        else:
+            loaded = Registry.load(registry or default_registry_path(), [subject])  # only the subject it serves
         self.registry = loaded
         self.subject: Subject = loaded.subject(subject)
+        self._first = self.subject.versions[0]
+        self._validators: dict[tuple[type, Any], tuple[int, Validator, Callable[[Any], bool]]] = {}
+        self._upgraders: dict[tuple[type, Any, type, Any], RowUpgrader] = {}
+
+    def _validator(self, version: Any) -> tuple[int, Validator, Callable[[Any], bool]]:
+        """The version as a number, its reference validator and its quick check; each version resolved once."""
+        key = (type(version), version)  # True == 1 and 1.0 == 1 as keys; they are not versions
+        try:
+            return self._validators[key]
+        except (KeyError, TypeError):  # TypeError: an unhashable "version", resolved to its error below
+            pass
+        number = self.subject.version_number(version)  # raises UnknownVersionError: nothing remembered
+        schema = self.subject.schemas[number]
+        found = (number, self.subject.validator(number), compile_record_check(schema) or _never)
+        self._validators[key] = found
+        return found
 
     @property
     def current_version(self) -> int:
@@ -57,12 +90,20 @@ class DataVersionManager:
         without ``schema_version`` is legacy data from before versioning, as :meth:`upgrade_data` takes it.
         An unknown version is not an exception: ``valid`` is False and ``errors`` says which versions exist.
         """
-        if version is None and not (isinstance(data, dict) and data.get(VERSION_FIELD) is not None):
-            version = self.subject.versions[0]
+        shown = version
+        if version is None:
+            stamp = data.get(VERSION_FIELD) if isinstance(data, dict) else None
+            if stamp is None:
+                version = shown = self._first
+            else:
+                version = stamp  # an unknown stamp is reported with no version, as before
         try:
-            used, errors = self.subject.validate(data, version)
+            used, validator, quick = self._validator(version)
         except VersioningError as err:
-            return {"valid": False, "version": version, "errors": [str(err)]}
+            return {"valid": False, "version": shown, "errors": [str(err)]}
+        if quick(data):
+            return {"valid": True, "version": used, "errors": []}
+        errors = validator.errors(data)
         return {"valid": not errors, "version": used, "errors": [str(e) for e in errors]}
 
     def upgrade_data(self, data: dict[str, Any], target_version: int) -> dict[str, Any]:
@@ -70,11 +111,68 @@ class DataVersionManager:
 
         A record without ``schema_version`` is legacy data from before versioning, taken as version 1.
         """
-        start = data.get(VERSION_FIELD) or self.subject.versions[0]
-        return self.subject.convert(data, target_version, from_version=start)
+        start = data.get(VERSION_FIELD) or self._first
+        key = (type(start), start, type(target_version), target_version)
+        try:
+            upgrader = self._upgraders.get(key)
+        except TypeError:  # an unhashable version: the reference says what is wrong with it
+            return self.subject.convert(data, target_version, from_version=start)
+        if upgrader is None:
+            try:
+                upgrader = self._upgraders[key] = RowUpgrader(self.subject, start, target_version)
+            except VersioningError:  # an unknown version: the reference raises, naming what it meets first
+                return self.subject.convert(data, target_version, from_version=start)
+        return upgrader.upgrade([data])[0]
 
     def create_migration_script(self, from_version: int, to_version: int, dialect: str = "postgresql") -> str:
         """The SQL script that moves the subject's table between two versions, for a SQL dialect."""
         from versioning.migrations import migration_sql
 
         return migration_sql(self.subject, from_version, to_version, dialect)
+
+
+def _never(record: Any) -> bool:
+    return False
+
+
+_QUICK: dict[str, str] = {
+    "null": "{v} is None",
+    "boolean": "type({v}) is bool",
+    "int": f"(type({{v}}) is int and {INT_RANGE[0]} <= {{v}} <= {INT_RANGE[1]})",
+    "long": f"(type({{v}}) is int and {LONG_RANGE[0]} <= {{v}} <= {LONG_RANGE[1]})",
+    "double": "type({v}) is float",
+    # Text that is all ASCII can hold no lone surrogate; other text is left to the reference, which looks.
+    "string": "(type({v}) is str and {v}.isascii())",
+}
+"""For each plain Avro type, a test that a value is certainly valid (the reference may accept more)."""
+
+
+def compile_record_check(schema: Schema, version_field: str = VERSION_FIELD) -> Callable[[Any], bool] | None:
+    """A function telling, for one record, "certainly valid" (True) or "ask the reference" (False).
+
+    Made for record versions whose fields are plain types (null, boolean, int, long, double, string) or unions
+    of them, written as plain names; None for any other schema. True only when the reference validator finds
+    no error: a dict (not a subclass) with only known keys (``version_field`` among them), every field without
+    a default present, every value present of exactly the expected type, in range, text all ASCII.
+    As :func:`versioning.upgrade.rows.compile_plan` does, the function is generated source, one test per
+    field in a row; field names enter it only as ``repr`` literals.
+    """
+    if not isinstance(schema.json, dict) or schema.json.get("type") != "record":
+        return None
+    lines = ["def check(r):", "    if type(r) is not dict or not r.keys() <= known:", "        return False"]
+    for f in schema.fields:
+        branches = f["type"] if isinstance(f["type"], list) else [f["type"]]
+        if not branches or not all(isinstance(b, str) and b in _QUICK for b in branches):
+            return None
+        test = " or ".join(_QUICK[b].format(v="v") for b in branches)
+        lines.append(f"    v = r.get({f['name']!r}, missing)")
+        if "default" in f:  # may be absent
+            lines.append(f"    if v is not missing and not ({test}):")
+        else:
+            lines.append(f"    if not ({test}):")  # absent is `missing`, which passes no test
+        lines.append("        return False")
+    lines.append("    return True")
+    scope: dict[str, Any] = {"known": frozenset([*schema.field_names, version_field]), "missing": object()}
+    exec("\n".join(lines), scope)  # source built from repr literals and the fixed tests above
+    check: Callable[[Any], bool] = scope["check"]
+    return check

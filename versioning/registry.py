@@ -69,7 +69,7 @@ from versioning.errors import (
 )
 from versioning.registry_cache import SubjectFiles, VerdictCache, file_digest
 from versioning.schema import Schema, parse_schema
-from versioning.upgrade.operations import Step, build_step, parse_operations, parse_sql
+from versioning.upgrade.operations import Step, build_step, call_problems, parse_operations, parse_sql
 from versioning.validation.reference import VERSION_FIELD, FieldError, Validator
 
 SUBJECT_FILE = "subject.yaml"
@@ -693,6 +693,7 @@ def _load_steps(
         step.description = str(raw_descriptions.get(start) or "")
         step.sql = raw_sql.get(start, {})
         problems.extend(step_problems)
+        problems.extend(Problem(at, message) for message in call_problems(step))
         steps[start] = step
     return steps
 

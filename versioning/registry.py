@@ -67,6 +67,7 @@ from versioning.errors import (
     UnknownVersionError,
     VersioningError,
 )
+from versioning.input_limits import document_problem, too_deep
 from versioning.registry_cache import SubjectFiles, VerdictCache, file_digest
 from versioning.schema import Schema, parse_schema
 from versioning.upgrade.operations import Step, build_step, call_problems, parse_operations, parse_sql
@@ -499,6 +500,8 @@ def _schema_from_bytes(data: bytes, where: str) -> Schema:
         raise SchemaError(
             [Problem(where, f"not valid JSON at line {err.lineno}, column {err.colno}: {err.msg}")]
         ) from None
+    except RecursionError:
+        raise SchemaError([Problem(where, too_deep())]) from None
     return parse_schema(parsed, where)
 
 
@@ -542,6 +545,10 @@ def _load_subject(
             mark = getattr(err, "problem_mark", None)
             where = f"{rel(config_path)}:{mark.line + 1}" if mark else rel(config_path)
             problems.append(Problem(where, f"not valid YAML: {getattr(err, 'problem', err)}"))
+            loaded = {}
+        hostile = document_problem(loaded)
+        if hostile:  # an alias bomb or deep nesting: refused before anything walks or prints it
+            problems.append(Problem(rel(config_path), hostile))
             loaded = {}
         if loaded is not None and not isinstance(loaded, dict):
             problems.append(Problem(rel(config_path), "must be a mapping of keys (compatibility, table, steps)"))

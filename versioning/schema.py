@@ -19,6 +19,7 @@ import avro.errors
 import avro.schema
 
 from versioning.errors import Problem, SchemaError
+from versioning.input_limits import nesting_problem, too_deep
 from versioning.values import INT_RANGE, LONG_RANGE, from_json
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
@@ -70,7 +71,13 @@ class Schema:
 
 
 def parse_schema(schema_json: Any, source: str = "<schema>") -> Schema:
-    """Check and parse an Avro schema given as JSON data; raises :class:`SchemaError` listing every problem."""
+    """Check and parse an Avro schema given as JSON data; raises :class:`SchemaError` listing every problem.
+
+    A schema nested deeper than :data:`versioning.input_limits.MAX_NESTING` is refused before any walk.
+    """
+    too_deep = nesting_problem(schema_json)
+    if too_deep:
+        raise SchemaError([Problem(source, too_deep)])
     problems = list(check_schema(schema_json, source))
     if problems:
         raise SchemaError(problems)
@@ -96,6 +103,8 @@ def read_schema_file(path: Path, display: str | None = None) -> Schema:
         raise SchemaError(
             [Problem(where, f"not valid JSON at line {err.lineno}, column {err.colno}: {err.msg}")]
         ) from None
+    except RecursionError:
+        raise SchemaError([Problem(where, too_deep())]) from None
     return parse_schema(data, where)
 
 

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from datapipe.errors import ConfigError, ConfigProblem
+from versioning.input_limits import document_problem
 
 VARIABLE_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 """A ``${VAR}`` reference to an environment variable."""
@@ -398,6 +399,11 @@ def load_project(path: str | Path) -> Project:
         ) from None
     except OSError as error:
         raise ConfigError(shown, [ConfigProblem("", f"cannot read: {error.strerror}")]) from None
+    except UnicodeDecodeError as error:
+        raw = config_path.read_bytes()
+        line = raw.count(b"\n", 0, error.start) + 1
+        problem = f"not UTF-8 text (byte 0x{raw[error.start]:02x}); save the file as UTF-8"
+        raise ConfigError(shown, [ConfigProblem("", problem, line)]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
@@ -406,6 +412,9 @@ def load_project(path: str | Path) -> Project:
         line = mark.line + 1 if mark is not None else None
         reason = getattr(error, "problem", None) or str(error)
         raise ConfigError(shown, [ConfigProblem("", f"not valid YAML: {reason}", line)]) from None
+    hostile = document_problem(data)  # an alias bomb or deep nesting, refused before validation walks it
+    if hostile:
+        raise ConfigError(shown, [ConfigProblem("", hostile)])
     if not isinstance(data, dict):
         raise ConfigError(shown, [ConfigProblem("", "expected a mapping with project, source, destination, ...")])
     try:

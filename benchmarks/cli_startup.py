@@ -42,9 +42,10 @@ COMMANDS: list[list[str]] = [
         ["-m", "datapipe", *command, "--help"]
         for command in (["init"], ["generate"], ["generate", "schema"], ["generate", "dag"], ["extract"])
     ),
-    ["-m", "infra", "--help"],
-    ["-m", "infra", "render", "--help"],
-    ["-m", "infra", "gate", "--help"],
+    ["-m", "infra.cli", "--help"],
+    ["-m", "infra.cli", "render", "--help"],
+    ["-m", "infra.cli", "gate", "--help"],
+    ["-m", "infra.render", "--help"],
 ]
 
 

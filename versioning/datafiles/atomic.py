@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 from collections.abc import Iterator
@@ -10,6 +11,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from versioning.datafiles.errors import DataFileError
+
+_OUT_OF_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+"""Errors of a write that mean the disk (or a quota, or the file size limit) is full."""
 
 
 @contextlib.contextmanager
@@ -35,6 +39,13 @@ def atomic_output(path: Path | str) -> Iterator[BinaryIO]:
         with contextlib.suppress(FileNotFoundError):
             os.chmod(temp, path.stat().st_mode & 0o7777)
         os.replace(temp, path)
+    except OSError as exc:
+        temp.unlink(missing_ok=True)
+        if exc.errno in _OUT_OF_ROOM:  # a write into ``out`` failed: say which file, and what to do
+            raise DataFileError(
+                path, f"cannot be written ({exc.strerror}); free some space or write to another disk"
+            ) from exc
+        raise
     except BaseException:
         temp.unlink(missing_ok=True)
         raise

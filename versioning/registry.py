@@ -67,10 +67,9 @@ from versioning.errors import (
     UnknownVersionError,
     VersioningError,
 )
-from versioning.input_limits import document_problem, too_deep
 from versioning.registry_cache import SubjectFiles, VerdictCache, file_digest
 from versioning.schema import Schema, parse_schema
-from versioning.upgrade.operations import Step, build_step, call_problems, parse_operations, parse_sql
+from versioning.upgrade.operations import Step, build_step, parse_operations, parse_sql
 from versioning.validation.reference import VERSION_FIELD, FieldError, Validator
 
 SUBJECT_FILE = "subject.yaml"
@@ -356,24 +355,29 @@ class _Subjects(MutableMapping[str, Subject]):
         self.root = root
         self.names = names
         self.verdicts = verdicts
-        self.clean: set[str] = set()
+        self.clean: dict[str, dict[str, Any]] = {}
         """Digests checked clean in this process (so an unwritable cache folder does not mean checking twice)."""
         self.loaded: dict[str, Subject] = {}
 
     def check(self, name: str, problems: list[Problem], *, keep: bool = True) -> Subject | None:
-        """Load and check one subject, adding its problems; ``keep`` False leaves it to be loaded again later."""
+        """Load and check one subject, adding its problems; ``keep`` False keeps none of its parsed versions."""
         if name in self.loaded:
             return self.loaded[name]
         folder = self.root / name
         files = SubjectFiles.read(folder)
-        if files.key in self.clean or self.verdicts.is_clean(files):
-            subject = _load_subject(folder, self.root, problems, verified=files)
+        entry = self.clean.get(files.key) or self.verdicts.lookup(files)
+        if entry is not None:
+            subject = _load_subject(folder, self.root, problems, verified=files, cached_config=entry.get("config"))
         else:
-            subject = _load_subject(folder, self.root, problems, files=files)
+            read: list[Any] = []
+            subject = _load_subject(folder, self.root, problems, files=files, read_config=read)
             if subject is not None:
-                self.clean.add(files.key)
-                self.verdicts.remember_clean([files])
-        if subject is not None and keep:
+                config = read[0] if read else None
+                self.clean[files.key] = {"config": config}
+                self.verdicts.remember_clean(files, config)
+                if not keep:  # keep what a checked subject costs when its versions are parsed on first use
+                    subject = _load_subject(folder, self.root, problems, verified=files, cached_config=config)
+        if subject is not None:
             self.loaded[name] = subject
         return subject
 
@@ -500,8 +504,6 @@ def _schema_from_bytes(data: bytes, where: str) -> Schema:
         raise SchemaError(
             [Problem(where, f"not valid JSON at line {err.lineno}, column {err.colno}: {err.msg}")]
         ) from None
-    except RecursionError:
-        raise SchemaError([Problem(where, too_deep())]) from None
     return parse_schema(parsed, where)
 
 
@@ -512,12 +514,15 @@ def _load_subject(
     *,
     files: SubjectFiles | None = None,
     verified: SubjectFiles | None = None,
+    cached_config: Any = None,
+    read_config: list[Any] | None = None,
 ) -> Subject | None:
     """Load one subject, adding its problems; None when it has any.
 
     ``files``: the digests the content is checked under (a file that reads otherwise changed meanwhile and is a
     problem, so a verdict is never stored for content other than what was checked). ``verified``: those files
-    were checked clean before; versions are parsed on first use and nothing is checked again.
+    were checked clean before; versions are parsed on first use and nothing is checked again; ``cached_config``, when
+    given, is their ``subject.yaml`` as read then. ``read_config`` receives the ``subject.yaml`` document read.
     """
     name = folder.name
     known = verified or files
@@ -533,7 +538,9 @@ def _load_subject(
     config_path = folder / SUBJECT_FILE
     before = len(problems)
     config: dict[str, Any] = {}
-    if not config_path.is_file():
+    if verified is not None and isinstance(cached_config, dict):
+        config = cached_config  # the document of these very bytes, as read when they were checked
+    elif not config_path.is_file():
         problems.append(Problem(rel(config_path), "missing; every subject folder needs a subject.yaml"))
     else:
         try:
@@ -546,14 +553,12 @@ def _load_subject(
             where = f"{rel(config_path)}:{mark.line + 1}" if mark else rel(config_path)
             problems.append(Problem(where, f"not valid YAML: {getattr(err, 'problem', err)}"))
             loaded = {}
-        hostile = document_problem(loaded)
-        if hostile:  # an alias bomb or deep nesting: refused before anything walks or prints it
-            problems.append(Problem(rel(config_path), hostile))
-            loaded = {}
         if loaded is not None and not isinstance(loaded, dict):
             problems.append(Problem(rel(config_path), "must be a mapping of keys (compatibility, table, steps)"))
         else:
             config = loaded or {}
+    if read_config is not None:
+        read_config.append(config)
     unknown = set(config) - {"description", "compatibility", "table", "steps"}
     for key in sorted(unknown):
         problems.append(
@@ -571,7 +576,8 @@ def _load_subject(
 
     schemas: dict[int, Schema] = {}
     version_files: dict[int, str] = {}
-    for path in sorted(folder.glob("*.avsc")):
+    names = sorted(verified.digests) if verified is not None else sorted(p.name for p in folder.glob("*.avsc"))
+    for path in (folder / name for name in names if name.endswith(".avsc")):
         match = VERSION_FILE.match(path.name)
         if not match or int(match.group(1)) < 1:
             problems.append(Problem(rel(path), "schema files are named v<N>.avsc with N = 1, 2, 3, ..."))
@@ -700,7 +706,6 @@ def _load_steps(
         step.description = str(raw_descriptions.get(start) or "")
         step.sql = raw_sql.get(start, {})
         problems.extend(step_problems)
-        problems.extend(Problem(at, message) for message in call_problems(step))
         steps[start] = step
     return steps
 

@@ -18,10 +18,10 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
+from typing import Any
 
 CACHE_ENV = "VERSIONING_CACHE_DIR"
 FORMAT = 1
@@ -29,8 +29,10 @@ FORMAT = 1
 
 _RULES = (
     "registry.py",
+    "registry_cache.py",
     "schema.py",
     "values.py",
+    "input_limits.py",
     "compatibility/reference.py",
     "compatibility/cached.py",
     "upgrade/operations.py",
@@ -53,8 +55,10 @@ def rules_digest() -> str:
     package = Path(__file__).resolve().parent
     digest = hashlib.blake2b(f"format {FORMAT}".encode(), digest_size=16)
     for name in _RULES:
-        digest.update(name.encode())
-        digest.update((package / name).read_bytes())
+        path = package / name
+        if path.is_file():  # a module not there (yet) decides nothing
+            digest.update(name.encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -78,7 +82,7 @@ class SubjectFiles:
                     digests[entry.name] = hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
         return cls(folder.name, digests)
 
-    @property
+    @cached_property
     def key(self) -> str:
         """The digest naming this exact content of the subject under this exact checking code."""
         digest = hashlib.blake2b(rules_digest().encode(), digest_size=20)
@@ -102,25 +106,45 @@ class VerdictCache:
     def _entry(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}.json"
 
-    def is_clean(self, files: SubjectFiles) -> bool:
-        """Whether exactly these files were checked clean before (by this checking code)."""
+    def lookup(self, files: SubjectFiles) -> dict[str, Any] | None:
+        """The entry of exactly these files if they were checked clean before (by this checking code), else None.
+
+        The entry may carry ``config``: the subject's ``subject.yaml`` as it was read then (same digest, same
+        document), so a clean subject is opened without parsing its YAML again.
+        """
         key = files.key
         try:
             entry = json.loads(self._entry(key).read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return False
-        return isinstance(entry, dict) and entry.get("key") == key and entry.get("verdict") == "clean"
+            return None
+        if isinstance(entry, dict) and entry.get("key") == key and entry.get("verdict") == "clean":
+            return entry
+        return None
 
-    def remember_clean(self, files: Iterable[SubjectFiles]) -> None:
-        """Record that these subjects were checked clean; a folder that cannot be written is skipped."""
-        for subject in files:
-            key = subject.key
-            path = self._entry(key)
+    def is_clean(self, files: SubjectFiles) -> bool:
+        """Whether exactly these files were checked clean before (by this checking code)."""
+        return self.lookup(files) is not None
+
+    def remember_clean(self, files: SubjectFiles, config: Any = None) -> None:
+        """Record that a subject was checked clean (with its parsed ``subject.yaml`` when it is plain JSON data);
+        a folder that cannot be written is skipped."""
+        key = files.key
+        entry: dict[str, Any] = {"key": key, "verdict": "clean", "subject": files.name}
+        try:
+            text = json.dumps({**entry, "config": config}, allow_nan=False)
+            if json.loads(text)["config"] != config:  # YAML dates, tuples...: not kept, read again next time
+                raise ValueError
+        except (TypeError, ValueError):
+            text = json.dumps(entry)
+        path = self._entry(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(prefix=".verdict.", dir=path.parent)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd, temp = tempfile.mkstemp(prefix=".verdict.", dir=path.parent)
                 with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump({"key": key, "verdict": "clean", "subject": subject.name}, handle)
+                    handle.write(text)
                 os.replace(temp, path)  # readers see a whole entry or none
-            except OSError:
-                return  # read-only home, full disk: the cache is an optimisation only
+            finally:
+                Path(temp).unlink(missing_ok=True)
+        except OSError:
+            return  # read-only home, full disk: the cache is an optimisation only

@@ -1,14 +1,18 @@
 """Upgrade a folder of data files to a new schema version, one task per file, across the Celery worker pools.
 
-Trigger it with the folder, subject and versions as parameters::
+Trigger it with the folder (or object-store prefix), subject and versions as parameters::
 
-    airflow dags trigger versioning_upgrade --conf '{"input": "/data/users/2024", "output": "/data/users-v3/2024",
-        "subject": "users", "from_version": 1, "to_version": 3}'
+    airflow dags trigger versioning_upgrade --conf '{"input": "s3://lake/users/2024",
+        "output": "s3://lake/users-v3/2024", "subject": "users", "from_version": 1, "to_version": 3}'
 
 ``list_files`` lists the Parquet and Avro files under ``input``; ``upgrade_file`` is mapped over that list
 (dynamic task mapping), so each file is its own task instance: the Celery workers of the pool consuming the
-queue pick them up in parallel, and throughput grows with the pool's replicas. Each output is written
-atomically under ``output`` at the same relative path, so retries are safe.
+queue pick them up in parallel, and throughput grows with the pool's replicas. Workers on different pods share
+no disk, so on a cluster ``input`` and ``output`` are object-store URLs (``s3://``, ``gs://``,
+``abfs://container@account.dfs.core.windows.net/...``); local folders work where every worker sees them (one
+machine, or a shared volume). Each output appears atomically at the same relative path under ``output`` (see
+:mod:`versioning.datafiles.storage`), so retries are safe. The workers' credentials for the store come from
+their pool's Kubernetes service account (docs/versioning.md).
 
 The queue is fixed when the DAG is parsed (Airflow routes a task by its operator's ``queue``, which is not
 templated): it comes from the ``VERSIONING_UPGRADE_QUEUE`` environment variable of the scheduler, else
@@ -38,8 +42,12 @@ REGISTRY = os.environ.get("VERSIONING_REGISTRY", "/opt/airflow/schemas")
     tags=["versioning"],
     doc_md=__doc__,
     params={
-        "input": Param(type="string", description="Folder holding the files to upgrade (searched recursively)."),
-        "output": Param(type="string", description="Folder for the upgraded files (same relative paths)."),
+        "input": Param(
+            type="string", description="Folder or s3:// gs:// abfs:// prefix of the files (searched recursively)."
+        ),
+        "output": Param(
+            type="string", description="Folder or object-store prefix for the upgraded files (same relative paths)."
+        ),
         "pattern": Param("*", type="string", description="Glob of file names to take, e.g. '*.parquet'."),
         "subject": Param(type="string", description="The schema subject of the files, e.g. 'users'."),
         "from_version": Param(type="integer", minimum=1, description="The version the files are written with."),
@@ -53,14 +61,14 @@ def versioning_upgrade() -> None:
 
     @task
     def list_files(params: dict[str, Any] | None = None) -> list[str]:
-        from versioning.datafiles.service import list_data_files
+        from versioning.datafiles.storage import list_data_files
 
         assert params is not None
         return list_data_files(params["input"], params["pattern"])
 
     @task(queue=QUEUE, retries=2)
     def upgrade_file(source: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        from versioning.datafiles.service import upgrade_one_file
+        from versioning.datafiles.storage import upgrade_one_file
 
         assert params is not None
         return upgrade_one_file(

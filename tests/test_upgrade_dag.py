@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import socket
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from versioning import VersioningError
+from versioning.datafiles import storage
 from versioning.datafiles.errors import DataFileError
 from versioning.datafiles.service import list_data_files, output_path, upgrade_one_file
 from versioning.registry import VERSION_FIELD, Registry
@@ -112,3 +117,198 @@ print(json.dumps({
     assert parsed["errors"] == {}
     assert parsed["tasks"]["upgrade_file"] == ["upgrades", "DecoratedMappedOperator", ["list_files"]]
     assert set(parsed["params"]) >= {"input", "output", "subject", "from_version", "to_version", "batch_size"}
+
+
+# Object storage: the same upgrade on s3:// against a local S3-compatible server (moto's server mode), as worker
+# pods that share no disk run it; and the DAG's mapped tasks run for real by Airflow against that server.
+
+S3_KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """A local S3-compatible server on 127.0.0.1 and a free port; the AWS variables point clients at it."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    saved = {k: os.environ.get(k) for k in [*S3_KEYS, "AWS_ENDPOINT_URL"]}
+    os.environ.update(S3_KEYS, AWS_ENDPOINT_URL=endpoint)
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str, folder: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh bucket holding the input folder's files under ``in/`` (the stray and temporary ones too)."""
+    import boto3
+
+    name = f"lake-{abs(hash(request.node.nodeid)) % 10**8}"
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    client.create_bucket(Bucket=name)
+    for path in folder.rglob("*"):
+        if path.is_file():
+            client.upload_file(str(path), name, f"in/{path.relative_to(folder).as_posix()}")
+    return name
+
+
+def _objects(bucket: str, prefix: str) -> dict[str, bytes]:
+    import boto3
+
+    client = boto3.client("s3")
+    listed = client.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    # Keys ending in "/" are the empty folder markers pyarrow keeps so that a prefix stays listable.
+    keys = [o["Key"] for o in listed if not o["Key"].endswith("/")]
+    return {key: client.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
+
+
+def _upgraded_rows(objects: dict[str, bytes]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for key, body in objects.items():
+        if key.endswith(".parquet"):
+            rows += pq.read_table(pa.BufferReader(body)).to_pylist()
+        else:
+            rows += list(fastavro.reader(io.BytesIO(body)))
+    return sorted(rows, key=lambda r: int(r["id"][1:]))
+
+
+EXPECTED = [{k: v for k, v in USERS.convert(r, 3, 1).items() if k != VERSION_FIELD} for r in _rows(0, 100)]
+
+
+def test_should_list_only_the_data_objects_under_an_s3_prefix(bucket: str) -> None:
+    assert storage.list_data_files(f"s3://{bucket}/in") == [
+        f"s3://{bucket}/in/2024-05/part-1.parquet",
+        f"s3://{bucket}/in/part-0.parquet",
+        f"s3://{bucket}/in/part-2.avro",
+    ]
+    assert storage.list_data_files(f"s3://{bucket}/in/", "*.avro") == [f"s3://{bucket}/in/part-2.avro"]
+
+
+def test_should_name_an_empty_input_prefix(bucket: str) -> None:
+    with pytest.raises(DataFileError, match="nothing under this input prefix; check the 'input' parameter"):
+        storage.list_data_files(f"s3://{bucket}/nowhere")
+
+
+@pytest.mark.parametrize(("source_side", "target_side"), [("s3", "s3"), ("s3", "local"), ("local", "s3")])
+def test_should_upgrade_between_object_storage_and_local_folders(
+    bucket: str, folder: Path, tmp_path: Path, source_side: str, target_side: str
+) -> None:
+    input_folder = f"s3://{bucket}/in" if source_side == "s3" else str(folder)
+    output_folder = f"s3://{bucket}/out" if target_side == "s3" else str(tmp_path / "out")
+    summaries = [
+        storage.upgrade_one_file(
+            source,
+            registry=str(ROOT / "schemas"),
+            subject="users",
+            from_version=1,
+            to_version=3,
+            input_folder=input_folder,
+            output_folder=output_folder,
+            batch_size=16,
+        )
+        for source in storage.list_data_files(input_folder)
+    ]
+    assert json.loads(json.dumps(summaries)) == summaries
+    assert sorted(s["target"] for s in summaries) == sorted(
+        f"{output_folder}/{name}" for name in ("2024-05/part-1.parquet", "part-0.parquet", "part-2.avro")
+    )
+    if target_side == "s3":
+        written = _objects(bucket, "out/")
+    else:
+        written = {str(p): p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file()}
+    assert len(written) == 3  # no temporary object or file left beside them
+    assert _upgraded_rows(written) == EXPECTED
+
+
+def test_should_write_nothing_when_a_file_cannot_be_upgraded_and_be_safe_to_retry(bucket: str, tmp_path: Path) -> None:
+    import boto3
+
+    bad = tmp_path / "bad.parquet"
+    rows = [*_rows(0, 10), {"id": "u10", "name": None, "created_at": "2024-05-01"}]
+    pq.write_table(pa.Table.from_pylist(rows), bad)
+    boto3.client("s3").upload_file(str(bad), bucket, "in/bad.parquet")
+    arguments: dict[str, Any] = {
+        "registry": str(ROOT / "schemas"),
+        "subject": "users",
+        "from_version": 1,
+        "to_version": 3,
+        "input_folder": f"s3://{bucket}/in",
+        "output_folder": f"s3://{bucket}/out",
+    }
+    with pytest.raises(VersioningError, match="name"):
+        storage.upgrade_one_file(f"s3://{bucket}/in/bad.parquet", **arguments)
+    assert _objects(bucket, "out/") == {}  # neither a partial object nor a temporary one
+    good = f"s3://{bucket}/in/part-0.parquet"
+    storage.upgrade_one_file(good, **arguments)
+    first = _objects(bucket, "out/")
+    storage.upgrade_one_file(good, **arguments)  # a retried task: the same object, nothing else
+    assert _objects(bucket, "out/") == first
+    assert list(first) == ["out/part-0.parquet"]
+
+
+@pytest.mark.skipif(not AIRFLOW_PYTHON.exists(), reason="the Airflow virtualenv (.venv-airflow) is not set up")
+def test_should_run_the_dags_mapped_upgrade_tasks_against_object_storage(bucket: str, tmp_path: Path) -> None:
+    # The Airflow virtualenv has pyarrow and msgspec but not the two Avro libraries the image installs from
+    # dags/requirements.txt; the project's own copies are put on its path (same Python, same versions).
+    bridge = tmp_path / "bridge"
+    bridge.mkdir()
+    site = next((ROOT / ".venv" / "lib").glob("python3*/site-packages"))
+    for package in ("fastavro", "avro"):
+        (bridge / package).symlink_to(site / package, target_is_directory=True)
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(tmp_path / "airflow"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(bridge)]),
+        "VERSIONING_CACHE_DIR": str(tmp_path / "verdicts"),
+    }
+    airflow = AIRFLOW_PYTHON.parent / "airflow"
+    subprocess.run([str(airflow), "db", "migrate"], env=env, check=True, capture_output=True, timeout=600)
+    script = """
+import json, sys
+from airflow.models.dagbag import DagBag
+dag = DagBag(dag_folder=sys.argv[1], include_examples=False).dags["versioning_upgrade"]
+run = dag.test(run_conf=json.loads(sys.argv[2]))
+print(json.dumps({"state": str(run.state),
+                  "tasks": sorted([ti.task_id, ti.map_index, str(ti.state)] for ti in run.get_task_instances())}))
+"""
+    conf = {
+        "input": f"s3://{bucket}/in",
+        "output": f"s3://{bucket}/out",
+        "subject": "users",
+        "from_version": 1,
+        "to_version": 3,
+        "batch_size": 16,
+        "registry": str(ROOT / "schemas"),
+    }
+    done = subprocess.run(
+        [str(AIRFLOW_PYTHON), "-c", script, str(ROOT / "dags" / "versioning_upgrade.py"), json.dumps(conf)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["state"] == "success", done.stderr[-4000:]
+    assert result["tasks"] == [
+        ["list_files", -1, "success"],
+        ["upgrade_file", 0, "success"],
+        ["upgrade_file", 1, "success"],
+        ["upgrade_file", 2, "success"],
+    ]
+    written = _objects(bucket, "out/")
+    assert sorted(written) == ["out/2024-05/part-1.parquet", "out/part-0.parquet", "out/part-2.avro"]
+    assert _upgraded_rows(written) == EXPECTED

@@ -1,8 +1,10 @@
 """Validating columns (Arrow tables and record batches) with Arrow operations, not Python loops.
 
 Validation of a column is a type check against the Arrow form of the version's Avro schema (see
-:func:`versioning.datafiles.arrow_types.arrow_schema`) plus null counts where the schema allows no null, so it
-costs the same for ten rows or ten million.
+:func:`versioning.datafiles.arrow_types.arrow_schema`), null counts where the schema allows no null, and the
+values Arrow's types cannot hold back on their own, each checked by one Arrow compute call over the column: an
+enum's strings must be among its symbols, a ``uuid`` string must be in its canonical form (lower case,
+hyphenated), as the reference validator demands.
 """
 
 from __future__ import annotations
@@ -14,13 +16,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from versioning.datafiles.arrow_types import arrow_schema
-from versioning.datafiles.avro_types import AvroSchema
+from versioning.datafiles.avro_types import AvroSchema, Node, logical_type
 from versioning.errors import VersioningError
 from versioning.schema import Schema
 from versioning.validation.reference import VERSION_FIELD
 
 SHOWN_ROWS = 5
 """How many row numbers an error lists."""
+CANONICAL_UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+"""The only text ``str(uuid.UUID(text)) == text`` holds for: what the reference validator accepts."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,10 @@ class ColumnValidator:
         self.avro = AvroSchema.parse(schema.json, where=schema.source)
         self.arrow = arrow_schema(self.avro)
         self.defaults = {f["name"]: f["default"] for f in schema.fields if "default" in f}
+        parsed = self.avro.parsed
+        self._nodes: dict[str, Node] = (
+            {f["name"]: f["type"] for f in parsed["fields"]} if isinstance(parsed, dict) else {}
+        )
 
     def errors(self, data: pa.Table | pa.RecordBatch, first_row: int = 0) -> list[ColumnError]:
         """Every problem with the columns: missing, unexpected or of the wrong type, nulls where none may be."""
@@ -76,10 +84,50 @@ class ColumnValidator:
                 )
                 continue
             found.extend(_nulls(column, expected.type, expected.nullable, expected.name, first_row))
+            if expected.name in self._nodes:
+                found.extend(self._values(column, self._nodes[expected.name], expected.name, first_row))
         for name in data.schema.names:
             if name not in self.arrow.names and name != VERSION_FIELD:
                 found.append(ColumnError(name, f"unexpected column (not in {self.schema.source}); drop it"))
         return found
+
+    def _values(self, column: Any, node: Node, path: str, first_row: int | None) -> list[ColumnError]:
+        """Enum symbols and canonical UUIDs, in a column and its nested fields and items (rows of the top level)."""
+        node = self.avro.resolve(node)
+        if isinstance(node, list):  # a nullable union: its one other branch (other unions are not columns)
+            others = [b for b in node if self.avro.resolve(b) != "null"]
+            if len(others) != 1:
+                return []
+            node = self.avro.resolve(others[0])
+        if not isinstance(node, dict):
+            return []
+        kind = node.get("type")
+        bad: Any = None
+        if kind == "enum" and pa.types.is_string(column.type):
+            symbols = list(node["symbols"])
+            bad = pc.invert(pc.is_in(column, value_set=pa.array(symbols, pa.string())))
+            message = f"values not among the enum's symbols ({', '.join(symbols)})"
+        elif logical_type(node) == "uuid" and pa.types.is_string(column.type):
+            bad = pc.invert(pc.match_substring_regex(column, CANONICAL_UUID))
+            message = "UUIDs not in canonical form (lower case, hyphenated: 123e4567-e89b-12d3-a456-426614174000)"
+        elif kind in ("record", "error") and pa.types.is_struct(column.type):
+            found: list[ColumnError] = []
+            for i, child in enumerate(node["fields"]):
+                found.extend(self._values(pc.struct_field(column, [i]), child["type"], f"{path}.{child['name']}", None))
+            return found
+        elif kind == "array" and (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)):
+            return self._values(pc.list_flatten(column), node["items"], f"{path}[]", None)
+        if bad is None:
+            return []
+        bad = pc.fill_null(bad, False)  # nulls are the null checks' business
+        count = pc.sum(bad).as_py() or 0
+        if not count:
+            return []
+        rows: tuple[int, ...] = ()
+        if first_row is not None:
+            rows = tuple(first_row + i for i in pc.indices_nonzero(bad).to_pylist()[:SHOWN_ROWS])
+        example = pc.filter(column, bad)[0].as_py()
+        return [ColumnError(path, f"{count} {message}, e.g. {example!r}; fix the values", rows)]
 
 
 def _same_type(actual: pa.DataType, expected: pa.DataType) -> bool:

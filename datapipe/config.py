@@ -401,9 +401,8 @@ def load_project(path: str | Path) -> Project:
         raise ConfigError(shown, [ConfigProblem("", f"cannot read: {error.strerror}")]) from None
     except UnicodeDecodeError as error:
         raw = config_path.read_bytes()
-        line = raw.count(b"\n", 0, error.start) + 1
         problem = f"not UTF-8 text (byte 0x{raw[error.start]:02x}); save the file as UTF-8"
-        raise ConfigError(shown, [ConfigProblem("", problem, line)]) from None
+        raise ConfigError(shown, [ConfigProblem("", problem, raw.count(b"\n", 0, error.start) + 1)]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)

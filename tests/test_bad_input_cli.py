@@ -311,3 +311,21 @@ def test_should_name_an_unreadable_input_and_a_read_only_folder(tmp_path: Path, 
         "versioning", "upgrade", "users", data, folder / "out.jsonl", "--to", "3", "--from", "1", "--registry", registry
     )
     assert done.returncode == 2 and str(folder) in done.stderr
+
+
+def test_should_say_when_records_need_from(tmp_path: Path, registry: Path) -> None:
+    done = cli(
+        "versioning",
+        "upgrade",
+        "users",
+        ROOT / "samples" / "users-v1.jsonl",
+        tmp_path / "out.jsonl",
+        "--to",
+        "3",
+        "--registry",
+        registry,
+    )
+    assert done.returncode == 1
+    assert "line 1: the record has no 'schema_version' field" in done.stdout
+    assert "need --from N, the version they were written with" in done.stderr
+    assert not (tmp_path / "out.jsonl").exists()

@@ -7,10 +7,10 @@
   ``load_registry`` + ``check_flip``;
 - a 100 x 100 x 100 registry under FULL_TRANSITIVE, checked by ``python -m versioning check`` as CI runs it.
 
-Every contender runs in its own child process (its time measured inside it, imports excluded, and its peak RSS
-from its own ``getrusage(RUSAGE_SELF)``), cold (an empty verdict cache) and warm, interleaved with the floor
-(``json.loads`` + ``fastavro.parse_schema`` of exactly the files the contender reads) round by round. Prints the
-median of the rounds and the ratio to the floor.
+Every contender runs in its own child process (its time measured inside it, imports excluded; its peak RSS its
+own high-water mark, ``VmHWM``, see ``benchmarks.file_child.own_peak_mib``), cold (an empty verdict cache) and
+warm, interleaved with the floor (``json.loads`` + ``fastavro.parse_schema`` of exactly the files the contender
+reads) round by round. Prints the median of the rounds and the ratio to the floor.
 """
 
 from __future__ import annotations
@@ -65,7 +65,8 @@ elif kind == "check":
     seconds = time.perf_counter() - started
     assert result.exit_code == 0, result.output[-2000:]
     count = result.output.count("\nok ") + result.output.startswith("ok ")
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+from benchmarks.file_child import own_peak_mib
+peak = own_peak_mib(resource.getrusage(resource.RUSAGE_SELF))
 print(json.dumps({"seconds": seconds, "count": count, "peak_mib": peak}))
 """
 

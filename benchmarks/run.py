@@ -12,6 +12,7 @@ import argparse
 import io
 import json
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -32,12 +33,12 @@ import pydantic
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks import columns as columns_bench
 from benchmarks import data_gen
 from versioning.compatibility import Compatibility, check_compatibility
 from versioning.compatibility.cached import CompatibilityChecker
 from versioning.registry import Registry, Subject
 from versioning.schema import Schema, parse_schema
-from versioning.upgrade import ColumnUpgrader
 from versioning.upgrade.pipeline import RowPipeline
 from versioning.validation import ColumnValidator
 from versioning.validation.rows import RowValidator
@@ -57,14 +58,16 @@ class Result:
     note: str = ""
 
 
-def best_of(repeat: int, run: Callable[[], Any]) -> float:
-    """The fastest of ``repeat`` runs, in seconds (the least disturbed by other work on the machine)."""
-    best = float("inf")
+def interleaved(repeat: int, contenders: dict[str, Callable[[], Any]]) -> dict[str, float]:
+    """Each contender's median time over ``repeat`` rounds, the contenders taking turns within each round (so a
+    burst of load on the shared machine hits all of them, not the one that happened to run then)."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
+        for name, run in contenders.items():
+            started = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(runs) for name, runs in times.items()}
 
 
 class _Event(TypedDict):
@@ -95,18 +98,16 @@ def rows_validation(count: int, repeat: int) -> list[Result]:
 
     reference = Validator(schema)
     assert not list(fast.invalid(records))
-    return [
-        Result("reference Validator.invalid", best_of(repeat, lambda: list(reference.invalid(records))), count),
-        Result(
-            "pydantic v2 TypeAdapter(list[TypedDict])", best_of(repeat, lambda: adapter.validate_python(records)), count
-        ),
-        Result(
-            "msgspec convert(list[Struct])",
-            best_of(repeat, lambda: msgspec.convert(records, list[_EventStruct])),
-            count,
-        ),
-        Result("fast RowValidator.invalid", best_of(repeat, lambda: list(fast.invalid(records))), count),
-    ]
+    medians = interleaved(
+        repeat,
+        {
+            "reference Validator.invalid": lambda: list(reference.invalid(records)),
+            "pydantic v2 TypeAdapter(list[TypedDict])": lambda: adapter.validate_python(records),
+            "msgspec convert(list[Struct])": lambda: msgspec.convert(records, list[_EventStruct]),
+            "fast RowValidator.invalid": lambda: list(fast.invalid(records)),
+        },
+    )
+    return [Result(name, seconds, count) for name, seconds in medians.items()]
 
 
 def rows_upgrade(users: Subject, count: int, repeat: int) -> list[Result]:
@@ -128,16 +129,16 @@ def rows_upgrade(users: Subject, count: int, repeat: int) -> list[Result]:
 
         return list(fastavro.reader(io.BytesIO(encoded), reader_schema=v3))
 
-    return [
-        Result("reference validate + Subject.convert", best_of(repeat, reference), count),
-        Result(
-            "fastavro read v1 bytes as v3 (resolution)",
-            best_of(repeat, fastavro_resolve),
-            count,
-            note="no copy step: updated_at stays null",
-        ),
-        Result("fast RowPipeline.run", best_of(repeat, lambda: pipeline.run(records)), count),
-    ]
+    medians = interleaved(
+        repeat,
+        {
+            "reference validate + Subject.convert": reference,
+            "fastavro read v1 bytes as v3 (resolution)": fastavro_resolve,
+            "fast RowPipeline.run": lambda: pipeline.run(records),
+        },
+    )
+    notes = {"fastavro read v1 bytes as v3 (resolution)": "no copy step: updated_at stays null"}
+    return [Result(name, seconds, count, note=notes.get(name, "")) for name, seconds in medians.items()]
 
 
 def _avro_bytes(schema: dict[str, Any], records: list[dict[str, Any]]) -> bytes:
@@ -148,25 +149,18 @@ def _avro_bytes(schema: dict[str, Any], records: list[dict[str, Any]]) -> bytes:
     return out.getvalue()
 
 
-def columns_upgrade(users: Subject, count: int, repeat: int) -> list[Result]:
-    """users v1 -> v3 (validated) on an Arrow table; the peer is pyarrow appending the three new columns."""
-    arrow = ColumnValidator(users.schemas[1]).arrow
-    base = data_gen.user_table(min(count, 200_000), arrow)
-    table = pa.concat_tables([base] * max(1, count // base.num_rows))
-    upgrader = ColumnUpgrader(users, 1, 3)
-
-    def pyarrow_append() -> pa.Table:
-        out = table.append_column("email", pa.nulls(table.num_rows, pa.string()))
-        out = out.append_column("updated_at", table.column("created_at"))
-        return out.append_column("phone", pa.nulls(table.num_rows, pa.string()))
-
+def columns_groups(largest: int, repeat: int) -> list[tuple[str, list[Result]]]:
+    """The columns benchmark (:mod:`benchmarks.columns`) at three sizes: largest / 16, / 4, and largest."""
+    sizes = [max(1, largest // 16), max(1, largest // 4), largest]
     return [
-        Result("pyarrow append_column x3 (no validation)", best_of(repeat, pyarrow_append), table.num_rows, "rows"),
-        Result("fast ColumnUpgrader.upgrade", best_of(repeat, lambda: upgrader.upgrade(table)), table.num_rows, "rows"),
+        (f"Columns: {scenario}, {rows:,} rows", [Result(n, s, rows, "rows") for n, s in medians.items()])
+        for scenario, rows, medians in columns_bench.measure(sizes, repeat)
     ]
 
 
-def files_upgrade(users: Subject, data: Path, megabytes: float, registry: Path, kind: str) -> list[Result]:
+def files_upgrade(
+    users: Subject, data: Path, megabytes: float, registry: Path, kind: str, rounds: int = 3
+) -> list[Result]:
     """A Parquet or Avro file of ``megabytes``: a plain read+write (pyarrow, fastavro) against our upgrade."""
     data.mkdir(parents=True, exist_ok=True)
     source = data / f"users-v1-{megabytes:g}MB.{kind}"
@@ -190,17 +184,23 @@ def files_upgrade(users: Subject, data: Path, megabytes: float, registry: Path, 
         modes.append(("bytes", "byte upgrade v1->v3 (record bytes sliced), validated"))
     else:
         modes.append(("fast", "fast upgrade v1->v3, validated"))
+    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode, _ in modes}
+    for _ in range(rounds):  # the contenders take turns, round after round
+        for mode, _label in modes:
+            target = data / f"out-{mode}.{kind}"
+            command = [sys.executable, "-m", "benchmarks.file_child", f"{kind}-{mode}", str(source), str(target)]
+            done = subprocess.run(
+                [*command, "--registry", str(registry)], capture_output=True, text=True, check=True, cwd=ROOT
+            )
+            runs[mode].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            target.unlink(missing_ok=True)
     for mode, label in modes:
-        target = data / f"out-{mode}.{kind}"
-        command = [sys.executable, "-m", "benchmarks.file_child", f"{kind}-{mode}", str(source), str(target)]
-        done = subprocess.run(
-            [*command, "--registry", str(registry)], capture_output=True, text=True, check=True, cwd=ROOT
-        )
-        measured = json.loads(done.stdout.strip().splitlines()[-1])
-        target.unlink(missing_ok=True)
+        measured = runs[mode]
+        seconds = statistics.median(m["seconds"] for m in measured)
+        peak = max(m["peak_rss_mib"] for m in measured)
         name = f"{label} ({size:.1f} MB)"
-        note = f"CPU {measured['cpu_seconds']:.1f} s" if kind == "avro" else ""
-        results.append(Result(name, measured["seconds"], measured["rows"], "rows", measured["peak_rss_mib"], note))
+        note = f"CPU {statistics.median(m['cpu_seconds'] for m in measured):.1f} s" if kind == "avro" else ""
+        results.append(Result(name, seconds, measured[0]["rows"], "rows", peak, note))
     return results
 
 
@@ -295,17 +295,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run in seconds")
     parser.add_argument("--rows", type=int, default=200_000, help="records for the rows groups (200000)")
-    parser.add_argument("--columns", type=int, default=10_000_000, help="rows for the columns group (10000000)")
+    parser.add_argument(
+        "--columns", type=int, default=4_000_000, help="largest of the columns group's three sizes (4000000)"
+    )
     parser.add_argument("--file-mb", type=float, default=100, help="size of each generated file in MB (100)")
     parser.add_argument("--fields", type=int, default=200, help="fields of the compatibility subject (200)")
     parser.add_argument("--versions", type=int, default=1000, help="earlier versions it has (1000)")
-    parser.add_argument("--repeat", type=int, default=5, help="runs per in-process measurement, best kept (5)")
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved rounds per in-process group, median (5)")
+    parser.add_argument("--file-rounds", type=int, default=3, help="interleaved rounds of the file children (3)")
     parser.add_argument("--data", type=Path, default=ROOT / "benchmarks" / "data", help="where files go")
     parser.add_argument("--only", choices=["rows", "columns", "files", "compatibility"], action="append")
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.columns, args.file_mb = min(args.rows, 2_000), min(args.columns, 20_000), min(args.file_mb, 0.2)
         args.fields, args.versions, args.repeat = min(args.fields, 20), min(args.versions, 20), 1
+        args.file_rounds = 1
     groups = set(args.only or ["rows", "columns", "files", "compatibility"])
     registry = ROOT / "schemas"
     users = Registry.load(registry).subject("users")
@@ -325,15 +329,13 @@ def main(argv: list[str] | None = None) -> int:
             rows_upgrade(users, args.rows, args.repeat),
         )
     if "columns" in groups:
-        print_group(
-            console,
-            f"Columns: users v1 -> v3 with validation, {args.columns} rows",
-            columns_upgrade(users, args.columns, args.repeat),
-        )
+        for title, results in columns_groups(args.columns, args.repeat):
+            print_group(console, title, results)
     if "files" in groups:
         for kind in ("parquet", "avro"):
             title = f"Files: {kind}, users v1 -> v3, {args.file_mb:g} MB (one process per run)"
-            print_group(console, title, files_upgrade(users, args.data, args.file_mb, registry, kind))
+            results = files_upgrade(users, args.data, args.file_mb, registry, kind, args.file_rounds)
+            print_group(console, title, results)
     if "compatibility" in groups:
         print_group(
             console,

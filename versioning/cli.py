@@ -67,12 +67,13 @@ overwrite_option = click.option(
 )
 
 
-def load_registry(registry_dir: Path | None) -> Registry:
-    """The registry named by --registry, else $VERSIONING_REGISTRY, else ./schemas."""
+def load_registry(registry_dir: Path | None, subjects: list[str] | None = None) -> Registry:
+    """The registry named by --registry, else $VERSIONING_REGISTRY, else ./schemas; ``subjects``: check only
+    those (a command about one subject reads nothing else of the registry)."""
     from versioning.facade import default_registry_path
     from versioning.registry import Registry
 
-    return Registry.load(registry_dir or default_registry_path())
+    return Registry.load(registry_dir or default_registry_path(), subjects)
 
 
 def refuse_existing(path: Path | None, overwrite: bool, flag: str = "--overwrite") -> None:
@@ -226,7 +227,7 @@ def validate(
     """
     from versioning.datafiles.service import RecordProblem, validate_data_file
 
-    subject = load_registry(registry_dir).subject(subject_name)
+    subject = load_registry(registry_dir, [subject_name]).subject(subject_name)
     json_out = wants_json(output_format, as_json)
     printed = 0
     problems: list[dict[str, Any]] = []
@@ -319,7 +320,7 @@ def upgrade(
     json_out = wants_json(output_format, as_json)
     refuse_existing(output_file, overwrite)
     refuse_existing(rejects, overwrite)
-    subject = load_registry(registry_dir).subject(subject_name)
+    subject = load_registry(registry_dir, [subject_name]).subject(subject_name)
     problems: list[dict[str, Any]] = []
     needs_from = [False]
 
@@ -424,7 +425,7 @@ def migrate_sql(
     from versioning.migrations import migration_sql
 
     refuse_existing(output, overwrite)
-    subject = load_registry(registry_dir).subject(subject_name)
+    subject = load_registry(registry_dir, [subject_name]).subject(subject_name)
     _emit(migration_sql(subject, from_version, to_version, dialect), output)
 
 
@@ -449,7 +450,7 @@ def migrate_current(subject_name: str, url: str, namespace: str | None, registry
     """Print the version the database records for the subject's table (exit 1 when it records none)."""
     from versioning.migrations.database import current_version, open_database
 
-    subject = load_registry(registry_dir).subject(subject_name)
+    subject = load_registry(registry_dir, [subject_name]).subject(subject_name)
     engine = open_database(url)
     try:
         found = _on_database(lambda: current_version(engine, subject, schema=namespace), engine)
@@ -472,7 +473,7 @@ def _move_table(
 ) -> None:
     from versioning.migrations.database import current_version, migrate_database, open_database
 
-    subject = load_registry(registry_dir).subject(subject_name)
+    subject = load_registry(registry_dir, [subject_name]).subject(subject_name)
     target = subject.version_number(to_version if to_version is not None else subject.latest)
     engine = open_database(url)
     try:
@@ -581,7 +582,7 @@ def export(
     if version is not None and version_argument is not None and version != version_argument:
         raise click.UsageError(f"VERSION {version_argument} and --version {version} disagree; give one")
     refuse_existing(output, overwrite)
-    subject = load_registry(registry_dir).subject(subject_name)
+    subject = load_registry(registry_dir, [subject_name]).subject(subject_name)
     chosen = version if version is not None else version_argument
     _emit(export_schema(subject.schema(chosen if chosen is not None else subject.latest), fmt), output)
 
@@ -611,7 +612,7 @@ def demo(registry_dir: Path | None) -> None:
     validate again, and show the PostgreSQL migration for the same move."""
     from versioning.facade import DataVersionManager
 
-    manager = DataVersionManager(load_registry(registry_dir), "users")
+    manager = DataVersionManager(load_registry(registry_dir, ["users"]), "users")
     click.echo(f"users subject: versions {manager.versions}, mode {manager.subject.compatibility.value}\n")
     click.echo("1. Validate legacy v1 records against v1:")
     for record in LEGACY_USERS:

@@ -268,3 +268,19 @@ def test_should_leave_the_garbage_collector_as_it_found_it(tmp_path: Path, enabl
         assert gc.isenabled() is enabled
     finally:
         gc.enable() if was else gc.disable()
+
+
+def test_should_let_a_command_about_one_subject_ignore_a_broken_other(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from versioning.cli import cli
+
+    write_subject(tmp_path / "reg", "good", [{"type": "record", "name": "A", "fields": []}], Compatibility.BACKWARD)
+    (tmp_path / "reg" / "broken").mkdir()
+    (tmp_path / "reg" / "broken" / "v1.avsc").write_text("{not json")
+    data = tmp_path / "good.jsonl"
+    data.write_text("{}\n")
+    done = CliRunner().invoke(cli, ["validate", "good", str(data), "--registry", str(tmp_path / "reg")])
+    assert done.exit_code == 0, done.output
+    checked = CliRunner().invoke(cli, ["check", "--registry", str(tmp_path / "reg")])
+    assert checked.exit_code == 1 and "broken/v1.avsc" in checked.output  # the whole registry: every problem

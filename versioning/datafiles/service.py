@@ -278,7 +278,7 @@ def upgrade_one_file(
     :class:`~versioning.errors.VersioningError` naming the file, record and field (:class:`RecordsRejected`
     lists the records that cannot be upgraded), so the task fails with a message a person can act on.
     """
-    found = Registry.load(registry).subject(subject)
+    found = Registry.load(registry, [subject]).subject(subject)  # one task, one subject: nothing else is read
     target = output_path(source, input_folder, output_folder)
     target.parent.mkdir(parents=True, exist_ok=True)
     done = upgrade_data_file(found, source, target, to_version, from_version, batch_size=batch_size)

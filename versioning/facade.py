@@ -33,9 +33,11 @@ from typing import Any
 from versioning.errors import VersioningError
 from versioning.registry import VERSION_FIELD, Registry, Subject
 from versioning.schema import Schema
+from versioning.upgrade.operations import promote_value
+from versioning.upgrade.plan import Constant, Expression, InputField, plan_fields
 from versioning.upgrade.rows import RowUpgrader
 from versioning.validation.reference import Validator
-from versioning.values import INT_RANGE, LONG_RANGE
+from versioning.values import INT_RANGE, LONG_RANGE, is_mutable, owned
 
 DEFAULT_REGISTRY = "schemas"
 REGISTRY_ENV = "VERSIONING_REGISTRY"
@@ -58,7 +60,9 @@ class DataVersionManager:
         self.subject: Subject = loaded.subject(subject)
         self._first = self.subject.versions[0]
         self._validators: dict[tuple[type, Any], tuple[int, Validator, Callable[[Any], bool]]] = {}
-        self._upgraders: dict[tuple[type, Any, type, Any], RowUpgrader] = {}
+        self._by_int: dict[int, tuple[int, Validator, Callable[[Any], bool]]] = {}
+        self._upgraders: dict[tuple[Any, ...], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+        self._from_first: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
     def _validator(self, version: Any) -> tuple[int, Validator, Callable[[Any], bool]]:
         """The version as a number, its reference validator and its quick check; each version resolved once."""
@@ -71,6 +75,8 @@ class DataVersionManager:
         schema = self.subject.schemas[number]
         found = (number, self.subject.validator(number), compile_record_check(schema) or _never)
         self._validators[key] = found
+        if type(version) is int:
+            self._by_int[version] = found
         return found
 
     @property
@@ -97,10 +103,14 @@ class DataVersionManager:
                 version = shown = self._first
             else:
                 version = stamp  # an unknown stamp is reported with no version, as before
-        try:
-            used, validator, quick = self._validator(version)
-        except VersioningError as err:
-            return {"valid": False, "version": shown, "errors": [str(err)]}
+        # Plain int versions (nearly every call) straight from a table; anything else resolved the careful way.
+        found = self._by_int.get(version) if type(version) is int else None
+        if found is None:
+            try:
+                found = self._validator(version)
+            except VersioningError as err:
+                return {"valid": False, "version": shown, "errors": [str(err)]}
+        used, validator, quick = found
         if quick(data):
             return {"valid": True, "version": used, "errors": []}
         errors = validator.errors(data)
@@ -111,18 +121,28 @@ class DataVersionManager:
 
         A record without ``schema_version`` is legacy data from before versioning, taken as version 1.
         """
+        if VERSION_FIELD not in data and type(target_version) is int:  # legacy data: the commonest call
+            legacy = self._from_first.get(target_version)
+            if legacy is not None:
+                return legacy(data)
         start = data.get(VERSION_FIELD) or self._first
-        key = (type(start), start, type(target_version), target_version)
+        if type(start) is int and type(target_version) is int:
+            key: tuple[Any, ...] = (start, target_version)  # the common case: no type() in the key
+        else:
+            key = (type(start), start, type(target_version), target_version)  # True == 1: kept apart
         try:
-            upgrader = self._upgraders.get(key)
+            upgrade = self._upgraders.get(key)
         except TypeError:  # an unhashable version: the reference says what is wrong with it
             return self.subject.convert(data, target_version, from_version=start)
-        if upgrader is None:
+        if upgrade is None:
             try:
-                upgrader = self._upgraders[key] = RowUpgrader(self.subject, start, target_version)
+                upgrader = RowUpgrader(self.subject, start, target_version)
             except VersioningError:  # an unknown version: the reference raises, naming what it meets first
                 return self.subject.convert(data, target_version, from_version=start)
-        return upgrader.upgrade([data])[0]
+            upgrade = self._upgraders[key] = compile_record_upgrade(self.subject, upgrader)
+            if VERSION_FIELD not in data and type(target_version) is int:
+                self._from_first[target_version] = upgrade
+        return upgrade(data)
 
     def create_migration_script(self, from_version: int, to_version: int, dialect: str = "postgresql") -> str:
         """The SQL script that moves the subject's table between two versions, for a SQL dialect."""
@@ -133,6 +153,44 @@ class DataVersionManager:
 
 def _never(record: Any) -> bool:
     return False
+
+
+def compile_record_upgrade(subject: Subject, upgrader: RowUpgrader) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """One record moved as ``upgrader`` moves it, by one generated function when the path allows.
+
+    An upward path of declarative steps (``upgrader.compiled`` with no ``call`` step left) becomes one function
+    that builds the new record in a single dict display from the plan of the steps
+    (:func:`versioning.upgrade.plan.plan_fields`, which :class:`RowUpgrader` compiles for batches), for a record
+    carrying exactly the source version's fields and no stamp; any other record, and any other path, goes
+    through ``upgrader`` itself, so the results are :meth:`Subject.convert`'s.
+    """
+
+    def through_upgrader(record: dict[str, Any]) -> dict[str, Any]:
+        return upgrader.upgrade([record])[0]
+
+    if not upgrader.compiled or upgrader.rest:
+        return through_upgrader
+    names = [f for f in subject.schemas[upgrader.from_version].field_names if f != VERSION_FIELD]
+    steps = [step for step, _ in subject.path(upgrader.from_version, upgrader.to_version)]
+    plan = plan_fields(steps, names)
+    bound: dict[str, Any] = {"_promote": promote_value, "_owned": owned, "fields": frozenset(names)}
+    bound["other"] = through_upgrader
+
+    def source(expr: Expression) -> str:
+        if isinstance(expr, InputField):
+            return f"r[{expr.name!r}]"
+        if isinstance(expr, Constant):
+            key = f"c{len(bound)}"
+            bound[key] = expr.value
+            return f"_owned({key})" if is_mutable(expr.value) else key  # each record its own list or map
+        inner = source(expr.value)
+        return f"_promote({inner}, {expr.source_type!r}, {expr.to!r}, {expr.field!r})"
+
+    items = [f"{name!r}: {source(expr)}" for name, expr in plan.items() if name != VERSION_FIELD]
+    items.append(f"{VERSION_FIELD!r}: {upgrader.to_version!r}")
+    code = f"lambda r: {{{', '.join(items)}}} if r.keys() == fields else other(r)"
+    function: Callable[[dict[str, Any]], dict[str, Any]] = eval(code, bound)  # names as repr literals only
+    return function
 
 
 _QUICK: dict[str, str] = {

@@ -12,6 +12,7 @@ from infra.airflow_flavor import API_PORT, LOG_SERVER_PORT, AirflowFlavor
 from infra.airflow_settings import OptionValue, merged_options, options_env
 from infra.config import Color, Release, Rollout, StackConfig
 from infra.redis_broker import REDIS_PORT
+from infra.statsd import statsd_env
 
 HOSTNAME_CALLABLE = "airflow.utils.net.get_host_ip_address"
 """Workers record their pod IP as the task's hostname: the API server fetches a running task's log from
@@ -70,10 +71,10 @@ class ColorContext:
     @property
     def env(self) -> list[k8s.core.v1.EnvVarArgsDict]:
         """Plain (non-secret) environment of every Airflow container of this colour."""
-        return release_env(self.config, self.color, self.api_service_name)
+        return release_env(self.config, self.color, self.api_service_name, self.instance)
 
 
-def release_env(config: StackConfig, color: Color, api_service: str) -> list[k8s.core.v1.EnvVarArgsDict]:
+def release_env(config: StackConfig, color: Color, api_service: str, instance: str) -> list[k8s.core.v1.EnvVarArgsDict]:
     """Platform defaults, the configured Airflow options over them, then the options the platform owns."""
     release = config.releases[color]
     defaults: dict[tuple[str, str], OptionValue] = {
@@ -102,6 +103,7 @@ def release_env(config: StackConfig, color: Color, api_service: str) -> list[k8s
     if config.ingress.enabled:
         section = "API" if release.airflow_major >= 3 else "WEBSERVER"
         env.append({"name": f"AIRFLOW__{section}__BASE_URL", "value": config.ingress.base_url})
+    env.extend(statsd_env(config, instance))
     return env
 
 

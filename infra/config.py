@@ -258,6 +258,8 @@ class DisruptionBudget(_Model):
 
 _SECTION_OR_KEY = re.compile(r"^[a-z][a-z0-9_]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+STATSD_OPTIONS = frozenset({"statsd_on", "statsd_host", "statsd_port", "statsd_prefix"})
+"""``[metrics]`` options the platform sets when ``statsd.enabled``."""
 PLATFORM_ENV = frozenset({"PIPELINE_PLATFORM_COLOR", "DUMB_INIT_SETSID"})
 """Environment variables the platform sets itself on Airflow containers."""
 
@@ -384,6 +386,8 @@ class Component(StrEnum):
     PROBES = "probes"
     """The smoke-test, post-promotion and scale-down-delay Jobs."""
     REDIS = "redis"
+    STATSD = "statsd"
+    """The StatsD exporter (``statsd.enabled``)."""
 
     @property
     def label(self) -> str:
@@ -402,6 +406,7 @@ class Components(_Model):
     migration: ComponentSettings = ComponentSettings()
     probes: ComponentSettings = ComponentSettings()
     redis: ComponentSettings = ComponentSettings()
+    statsd: ComponentSettings = ComponentSettings()
 
     def of(self, component: Component) -> ComponentSettings:
         """The settings of ``component``."""
@@ -519,6 +524,24 @@ class Ingress(_Model):
         """``[api] base_url``: what browsers use to reach the active colour."""
         scheme = "https" if self.tls_secret else "http"
         return f"{scheme}://{self.host}{'' if self.path == '/' else self.path}/"
+
+
+def _prometheus_namespace() -> list[dict[str, Any]]:
+    return [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+
+
+class Statsd(_Model):
+    """Off by default. A StatsD exporter (prom/statsd-exporter) Airflow sends its metrics to, as StatsD over
+    UDP; Prometheus scrapes them from the exporter in its text format."""
+
+    enabled: bool = False
+    image: Annotated[str, Field(min_length=1)] = "prom/statsd-exporter:v0.28.0"
+    resources: Resources = _resources("50m", "64Mi", "200m", "256Mi")
+    scrape_from: list[dict[str, Any]] = Field(default_factory=_prometheus_namespace)
+    """Peers (NetworkPolicyPeer objects) that may reach the metrics port 9102: default the ``monitoring``
+    namespace, where Prometheus usually runs."""
+
+    _merge_resources = field_validator("resources", mode="before")(merge_resources_over_default)
 
 
 class ClusterAutoscaler(_Model):
@@ -731,6 +754,7 @@ class StackConfig(_Model):
     """Secrets (docker-registry type) every pod pulls its image with."""
     network_policies: NetworkPolicies = NetworkPolicies()
     ingress: Ingress = Ingress()
+    statsd: Statsd = Statsd()
     cluster_autoscaler: ClusterAutoscaler = ClusterAutoscaler()
 
     @field_validator("releases")
@@ -777,6 +801,22 @@ class StackConfig(_Model):
                 raise ValueError(
                     f"{where}: base_url is set by the platform while ingress.enabled is true "
                     "(from ingress.host and ingress.path); remove it"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _statsd_options_owned_when_enabled(self) -> StackConfig:
+        if not self.statsd.enabled:
+            return self
+        layers = [("airflowConfig", self.airflow_config)]
+        layers += [(f"releases.{c.value}.airflowConfig", r.airflow_config) for c, r in self.releases.items()]
+        for where, options in layers:
+            owned = sorted(set(options.get("metrics", {})) & STATSD_OPTIONS)
+            if owned:
+                raise ValueError(
+                    f"{where}: {', '.join(f'metrics.{key}' for key in owned)} "
+                    f"{'is' if len(owned) == 1 else 'are'} set by the platform while statsd.enabled is true "
+                    "(Airflow sends its metrics to the platform's StatsD exporter); remove it or disable statsd"
                 )
         return self
 

@@ -17,6 +17,9 @@ workers            8793 (log server) from the API servers                 metada
 migration, admin   -                                                      metadata DB
 probes             -                                                      API servers
 redis              6379 from the scheduler and workers                    -
+statsd (optional)  9125/UDP from Airflow pods; 9102 from                  -
+                   ``statsd.scrapeFrom`` (default namespace monitoring)
+every Airflow pod  -                                                      the StatsD exporter (9125/UDP), when enabled
 =================  =====================================================  ===========================================
 
 KEDA reads task counts from the metadata database from its own namespace, and the kubelet's probes are not
@@ -35,6 +38,7 @@ from infra.airflow_flavor import API_PORT, LOG_SERVER_PORT
 from infra.config import Component, StackConfig
 from infra.labels import PART_OF, standard_labels
 from infra.redis_broker import REDIS_PORT
+from infra.statsd import METRICS_PORT, STATSD_PODS, STATSD_PORT
 
 API_COMPONENTS = ["api-server", "webserver"]
 """The API server's component label on Airflow 3 and 2."""
@@ -137,7 +141,24 @@ class NetworkPolicies(pulumi.ComponentResource):
             ingress=[{"from": [{"podSelector": airflow_pods("scheduler", "worker")}], "ports": _tcp(REDIS_PORT)}],
             egress=self._extra(Component.REDIS),
         )
+        if config.statsd.enabled:
+            self._statsd()
         self.register_outputs({})
+
+    def _statsd(self) -> None:
+        """Airflow pods send metrics to the exporter; Prometheus (``statsd.scrapeFrom``) scrapes it."""
+        udp = [{"protocol": "UDP", "port": STATSD_PORT}]
+        # A policy of its own: NetworkPolicies add up, so each component's policy above stays as it is.
+        self._policy("statsd-clients", airflow_pods(), egress=[{"to": [{"podSelector": STATSD_PODS}], "ports": udp}])
+        self._policy(
+            "statsd",
+            STATSD_PODS,
+            ingress=[
+                {"from": [{"podSelector": airflow_pods()}], "ports": udp},
+                {"from": list(self._config.statsd.scrape_from), "ports": _tcp(METRICS_PORT)},
+            ],
+            egress=self._extra(Component.STATSD),
+        )
 
     def _extra(self, component: Component) -> list[dict[str, Any]]:
         return list(self._config.network_policies.egress.get(component, []))

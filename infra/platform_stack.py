@@ -41,6 +41,7 @@ from infra.router import Router
 from infra.schedulers import AirflowSchedulers
 from infra.service_accounts import ServiceAccounts
 from infra.smoke_test import SmokeTest
+from infra.statsd import StatsdExporter
 from infra.worker_pool import BrokerAccess
 
 INSTANCE = "airflow"
@@ -114,6 +115,8 @@ def declare_platform(
     namespace_deps = [*namespace_deps, ServiceAccounts("service-accounts", config, INSTANCE, opts=in_namespace)]
     if config.network_policies.enabled:
         NetworkPolicies("network-policies", config, INSTANCE, opts=in_namespace)
+    if config.statsd.enabled:
+        StatsdExporter("statsd", config, INSTANCE, opts=pulumi.ResourceOptions(depends_on=namespace_deps))
     redis = RedisBroker(
         "redis",
         config=config,

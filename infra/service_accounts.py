@@ -14,6 +14,16 @@ from infra.config import Component, StackConfig
 from infra.labels import standard_labels
 from infra.pod_settings import service_account_name
 
+APPS = {Component.REDIS: "redis", Component.STATSD: "statsd"}
+"""The ``app.kubernetes.io/name`` of components that do not run Airflow."""
+
+
+def component_enabled(config: StackConfig, component: Component) -> bool:
+    """False for the optional components (the StatsD exporter) the stack does not enable."""
+    if component is Component.STATSD:
+        return config.statsd.enabled
+    return True
+
 
 class ServiceAccounts(pulumi.ComponentResource):
     """The ServiceAccounts of the components whose ``serviceAccount.create`` is true."""
@@ -26,6 +36,8 @@ class ServiceAccounts(pulumi.ComponentResource):
         super().__init__("pipeline-platform:index:ServiceAccounts", name, None, opts)
         self.accounts = {}
         for component in Component:
+            if not component_enabled(config, component):
+                continue
             if config.components.of(component).service_account.create:
                 self.accounts[component] = self._account(name, config, instance, component)
         self.register_outputs({"names": [service_account_name(config, c, instance) for c in self.accounts]})
@@ -34,7 +46,7 @@ class ServiceAccounts(pulumi.ComponentResource):
         self, name: str, config: StackConfig, instance: str, component: Component
     ) -> k8s.core.v1.ServiceAccount:
         settings = config.components.of(component).service_account
-        app = "redis" if component is Component.REDIS else "airflow"
+        app = APPS.get(component, "airflow")
         metadata: k8s.meta.v1.ObjectMetaArgsDict = {
             "name": service_account_name(config, component, instance),
             "namespace": config.namespace,

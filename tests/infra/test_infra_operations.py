@@ -729,3 +729,85 @@ def test_should_keep_every_pod_of_the_shipped_stacks_under_the_restricted_pod_se
             assert context["privileged"] is False, where
             assert context["capabilities"] == {"drop": ["ALL"]}, where
             assert "hostPort" not in repr(each.get("ports", [])), where
+
+
+# --- 7. StatsD exporter (optional) ---------------------------------------------------------------------------
+
+STATSD = {"matchLabels": {"app.kubernetes.io/name": "statsd", "app.kubernetes.io/component": "metrics"}}
+STATSD_ENV = {
+    "AIRFLOW__METRICS__STATSD_ON": "True",
+    "AIRFLOW__METRICS__STATSD_HOST": "airflow-statsd.airflow-test.svc.cluster.local",
+    "AIRFLOW__METRICS__STATSD_PORT": "9125",
+    "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+}
+
+
+@pytest.fixture(scope="module")
+def statsd_run() -> ProgramRun:
+    return run_stack(base_config(statsd={"enabled": True, "scrapeFrom": [{"namespaceSelector": {}}]}))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_should_declare_no_statsd_exporter_and_no_metrics_settings_by_default(
+    shipped: dict[str, ProgramRun], stack: str
+) -> None:
+    run = shipped[stack]
+    assert not [r for r in run.kubernetes_objects() if "statsd" in r.object_name]
+    for where, each in airflow_containers(run):
+        assert not [name for name in env_of(each) if name.startswith("AIRFLOW__METRICS__")], where
+
+
+def test_should_point_every_airflow_container_of_both_colours_at_the_exporter(statsd_run: ProgramRun) -> None:
+    containers = airflow_containers(statsd_run)
+    assert {env_of(each)["PIPELINE_PLATFORM_COLOR"] for _, each in containers} == {"blue", "green"}
+    for where, each in containers:
+        env = env_of(each)
+        assert {name: env.get(name) for name in STATSD_ENV} == STATSD_ENV, where
+
+
+def test_should_run_the_exporter_pinned_non_root_read_only_and_annotated_for_prometheus(statsd_run: ProgramRun) -> None:
+    deployment = statsd_run.find("Deployment", "airflow-statsd")
+    template = deployment["spec"]["template"]
+    exporter = container(deployment)
+    assert exporter["image"] == "prom/statsd-exporter:v0.28.0"
+    assert template["spec"]["securityContext"]["runAsUser"] == 65534
+    assert exporter["securityContext"]["readOnlyRootFilesystem"] is True
+    assert template["spec"]["serviceAccountName"] == "airflow-statsd"
+    assert template["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "9102",
+        "prometheus.io/path": "/metrics",
+    }
+    assert deployment["spec"]["selector"] == STATSD
+    service = statsd_run.find("Service", "airflow-statsd")["spec"]
+    assert service["selector"] == STATSD["matchLabels"]
+    assert {(p["port"], p["protocol"]) for p in service["ports"]} == {(9125, "UDP"), (9125, "TCP"), (9102, "TCP")}
+
+
+def test_should_let_airflow_pods_send_metrics_and_only_the_configured_peers_scrape_them(statsd_run: ProgramRun) -> None:
+    clients = statsd_run.find("NetworkPolicy", "airflow-statsd-clients")["spec"]
+    assert clients["podSelector"] == _airflow()
+    assert clients["egress"] == [{"to": [{"podSelector": STATSD}], "ports": [{"protocol": "UDP", "port": 9125}]}]
+    exporter = statsd_run.find("NetworkPolicy", "airflow-statsd")["spec"]
+    assert exporter["podSelector"] == STATSD
+    assert exporter["ingress"] == [
+        {"from": [{"podSelector": _airflow()}], "ports": [{"protocol": "UDP", "port": 9125}]},
+        {"from": [{"namespaceSelector": {}}], "ports": [{"protocol": "TCP", "port": 9102}]},
+    ]
+    assert exporter["egress"] == []
+
+
+def test_should_let_prometheus_in_the_monitoring_namespace_scrape_by_default() -> None:
+    run = run_stack(base_config(statsd={"enabled": True}))
+    ingress = run.find("NetworkPolicy", "airflow-statsd")["spec"]["ingress"]
+    assert ingress[1]["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+
+
+def test_should_refuse_statsd_options_the_platform_sets_while_the_exporter_is_enabled() -> None:
+    message = refused(
+        base_config(statsd={"enabled": True}, airflowConfig={"metrics": {"statsd_host": "x", "statsd_prefix": "y"}})
+    )
+    assert "airflowConfig: metrics.statsd_host, metrics.statsd_prefix are set by the platform while statsd" in message
+    run = run_stack(base_config(airflowConfig={"metrics": {"statsd_on": True, "statsd_host": "elsewhere"}}))
+    scheduler = env_of(container(run.find("Deployment", "airflow-scheduler")))
+    assert scheduler["AIRFLOW__METRICS__STATSD_HOST"] == "elsewhere"

@@ -240,3 +240,40 @@ def test_should_write_each_object_as_yaml_that_loads_back_to_the_declared_manife
 def test_should_write_with_libyaml_when_pyyaml_has_it() -> None:
     assert yaml.__with_libyaml__
     assert render_module.YAML_DUMPER is yaml.CSafeDumper
+
+
+OPTIONAL_COMPONENTS = {"statsd": {"enabled": True}}
+"""Off by default and in the shipped stacks: switched on here so their objects go through the same checks."""
+
+
+@pytest.fixture(scope="module")
+def rendered_optional(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dev with every optional component enabled, rendered."""
+    tmp = tmp_path_factory.mktemp("optional")
+    project = project_copy(tmp, {"Pulumi.dev.yaml": dev_with(**OPTIONAL_COMPONENTS)})
+    out = tmp / "out"
+    assert main(["--stack", "dev", "--out", str(out), "--live-color", "blue", "--project-dir", str(project)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_should_render_the_optional_components_valid_in_strict_mode_and_restricted(
+    rendered_optional: Path, version: str
+) -> None:
+    names = {name for name, _ in documents(rendered_optional)}
+    assert {"deployment-airflow-statsd.yaml", "service-airflow-statsd.yaml"} <= names
+    for _name, document in documents(rendered_optional):
+        if document["kind"] in CUSTOM_KINDS:
+            continue
+        kubernetes_validate.validate(document, version, strict=True)
+        if document["kind"] not in {"Deployment", "Job"}:
+            continue
+        spec = document["spec"]["template"]["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] > 0, _name
+        assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, _name
+        # Volume types the restricted Pod Security Standard allows that the platform uses.
+        assert all(set(v) & {"emptyDir", "persistentVolumeClaim", "secret"} for v in spec.get("volumes", [])), _name
+        for each in spec["containers"]:
+            context = each["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False and context["capabilities"] == {"drop": ["ALL"]}, _name
+            assert "hostPort" not in repr(each.get("ports", [])), _name

@@ -18,6 +18,7 @@ from infra.admin_user_script import source
 from infra.color_context import ColorContext
 from infra.config import Component
 from infra.labels import standard_labels
+from infra.pgbouncer import direct_database_env
 from infra.pod_settings import env_from, extra_env, pod_metadata, pod_spec
 from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
 from infra.timeouts import wait_up_to
@@ -81,6 +82,7 @@ class AdminUser(pulumi.ComponentResource):
             "command": ["python", "-c", source()],
             "env": [
                 *c.env,
+                *direct_database_env(c.config, c.env_secret_name),
                 {"name": "ADMIN_USERNAME", "value": admin.username},
                 {"name": "ADMIN_EMAIL", "value": admin.email},
                 {"name": "ADMIN_FIRST_NAME", "value": admin.first_name},

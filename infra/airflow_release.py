@@ -17,6 +17,7 @@ from infra.config import WorkerPool as WorkerPoolConfig
 from infra.config_loader import StackSecrets
 from infra.labels import selector_labels, standard_labels
 from infra.metadata_migration import MetadataMigration
+from infra.pgbouncer import DIRECT_CONNECTION_KEY, pgbouncer_host, pooled_url
 from infra.pod_settings import env_from, extra_env, pod_metadata, pod_spec
 from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
 from infra.timeouts import wait_up_to
@@ -82,9 +83,15 @@ class AirflowRelease(pulumi.ComponentResource):
     def _env_secret(self, secrets: StackSecrets, broker: BrokerAccess) -> k8s.core.v1.Secret:
         """The colour's connections: database, result backend, its own broker database, keys."""
         c = self._context
+        direct = secrets.metadata_db_connection
+        # With PgBouncer, Airflow's processes connect through it; the Jobs that migrate keep the direct URL.
+        airflow_url = direct
+        if c.config.pgbouncer.enabled:
+            host = pgbouncer_host(c.config, c.instance)
+            airflow_url = direct.apply(lambda url: pooled_url(url, host))
         values: dict[str, pulumi.Input[str]] = {
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": secrets.metadata_db_connection,
-            "AIRFLOW__CELERY__RESULT_BACKEND": secrets.metadata_db_connection.apply(lambda url: f"db+{url}"),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": airflow_url.apply(lambda url: f"db+{url}"),
             BROKER_URL_KEY: secrets.redis_password.apply(
                 lambda password: broker_url(password, broker.host, broker.database)
             ),
@@ -92,6 +99,8 @@ class AirflowRelease(pulumi.ComponentResource):
             # Read by KEDA's TriggerAuthentication only (Airflow ignores it).
             KEDA_CONNECTION_KEY: secrets.metadata_db_connection.apply(keda_connection),
         }
+        if c.config.pgbouncer.enabled:
+            values[DIRECT_CONNECTION_KEY] = direct
         for variable in c.flavor.secret_key_variables:
             values[variable] = secrets.api_secret_key
         labels = standard_labels("airflow", "config", c.instance, c.color, version=c.airflow_version)

@@ -388,6 +388,8 @@ class Component(StrEnum):
     REDIS = "redis"
     STATSD = "statsd"
     """The StatsD exporter (``statsd.enabled``)."""
+    PGBOUNCER = "pgbouncer"
+    """PgBouncer (``pgbouncer.enabled``)."""
 
     @property
     def label(self) -> str:
@@ -407,6 +409,7 @@ class Components(_Model):
     probes: ComponentSettings = ComponentSettings()
     redis: ComponentSettings = ComponentSettings()
     statsd: ComponentSettings = ComponentSettings()
+    pgbouncer: ComponentSettings = ComponentSettings()
 
     def of(self, component: Component) -> ComponentSettings:
         """The settings of ``component``."""
@@ -540,6 +543,21 @@ class Statsd(_Model):
     scrape_from: list[dict[str, Any]] = Field(default_factory=_prometheus_namespace)
     """Peers (NetworkPolicyPeer objects) that may reach the metrics port 9102: default the ``monitoring``
     namespace, where Prometheus usually runs."""
+
+    _merge_resources = field_validator("resources", mode="before")(merge_resources_over_default)
+
+
+class PgBouncer(_Model):
+    """Off by default. PgBouncer in front of the PostgreSQL metadata database: Airflow's many processes share
+    a few server connections (transaction pooling)."""
+
+    enabled: bool = False
+    image: Annotated[str, Field(min_length=1)] = "apache/airflow:airflow-pgbouncer-2025.03.05-1.23.1"
+    max_client_conn: int = Field(default=100, ge=1)
+    """Client connections PgBouncer accepts (every Airflow process of both colours opens some)."""
+    default_pool_size: int = Field(default=10, ge=1)
+    """Server connections PgBouncer opens to the database per user and database."""
+    resources: Resources = _resources("50m", "64Mi", "500m", "256Mi")
 
     _merge_resources = field_validator("resources", mode="before")(merge_resources_over_default)
 
@@ -755,6 +773,7 @@ class StackConfig(_Model):
     network_policies: NetworkPolicies = NetworkPolicies()
     ingress: Ingress = Ingress()
     statsd: Statsd = Statsd()
+    pgbouncer: PgBouncer = PgBouncer()
     cluster_autoscaler: ClusterAutoscaler = ClusterAutoscaler()
 
     @field_validator("releases")

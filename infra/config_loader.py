@@ -94,6 +94,7 @@ def load_stack(
     problems.extend(_secret_problems(raw, parsed))
     if parsed is not None:
         problems.extend(_keda_problems(parsed, str(raw.get("metadataDbConnection") or "")))
+        problems.extend(_pgbouncer_problems(parsed, str(raw.get("metadataDbConnection") or "")))
     if parsed is not None and more_checks is not None:
         problems.extend(more_checks(parsed))
     if problems or parsed is None:
@@ -167,6 +168,18 @@ def _keda_problems(config: StackConfig, db_url: str) -> list[ConfigProblem]:
         )
         for index, pool in enumerate(config.worker_pools)
         if pool.autoscaling is not None and pool.autoscaling.kind == "keda"
+    ]
+
+
+def _pgbouncer_problems(config: StackConfig, db_url: str) -> list[ConfigProblem]:
+    # PgBouncer speaks PostgreSQL's protocol only; the value is not echoed.
+    if not config.pgbouncer.enabled or not db_url.startswith("mysql"):
+        return []
+    return [
+        ConfigProblem(
+            "pgbouncer.enabled",
+            "PgBouncer pools PostgreSQL connections, but metadataDbConnection is MySQL; set pgbouncer.enabled: false",
+        )
     ]
 
 

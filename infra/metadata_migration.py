@@ -8,6 +8,7 @@ import pulumi_kubernetes as k8s
 from infra.color_context import ColorContext
 from infra.config import Component
 from infra.labels import standard_labels
+from infra.pgbouncer import direct_database_env
 from infra.pod_settings import env_from, extra_env, pod_metadata, pod_spec
 from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
 from infra.timeouts import wait_up_to
@@ -35,7 +36,7 @@ class MetadataMigration(pulumi.ComponentResource):
             "name": "migrate",
             "image": c.image,
             "args": ["airflow", "db", "migrate"],
-            "env": [*c.env, *extra_env(settings)],
+            "env": [*c.env, *direct_database_env(c.config, c.env_secret_name), *extra_env(settings)],
             "envFrom": env_from(settings, c.env_secret_name),
             "resources": resource_requirements(config.airflow_resources.migration),
             "securityContext": container_security_context(read_only_root=False),

@@ -20,7 +20,12 @@ redis              6379 from the scheduler and workers                    -
 statsd (optional)  9125/UDP from Airflow pods; 9102 from                  -
                    ``statsd.scrapeFrom`` (default namespace monitoring)
 every Airflow pod  -                                                      the StatsD exporter (9125/UDP), when enabled
+pgbouncer          6432 from the Airflow pods that use the metadata DB    metadata DB
+(optional)         (not the migration and admin Jobs)
 =================  =====================================================  ===========================================
+
+With PgBouncer enabled, "metadata DB" above means PgBouncer (6432) for every Airflow pod except the migration and
+admin-user Jobs, which keep their direct egress to the database.
 
 KEDA reads task counts from the metadata database from its own namespace, and the kubelet's probes are not
 subject to NetworkPolicies, so neither needs a rule here.
@@ -37,6 +42,7 @@ import pulumi_kubernetes as k8s
 from infra.airflow_flavor import API_PORT, LOG_SERVER_PORT
 from infra.config import Component, StackConfig
 from infra.labels import PART_OF, standard_labels
+from infra.pgbouncer import PGBOUNCER_PODS, PGBOUNCER_PORT
 from infra.redis_broker import REDIS_PORT
 from infra.statsd import METRICS_PORT, STATSD_PODS, STATSD_PORT
 
@@ -53,6 +59,8 @@ DATABASE_CLIENTS = [
     "admin-user",
 ]
 """Every Airflow process that opens the metadata database (workers: Celery's result backend)."""
+MIGRATIONS = ["migrate", "admin-user"]
+"""Jobs that connect to the database directly even with PgBouncer (Airflow's migrations lock per session)."""
 PROBES = ["smoke-test", "post-promotion-check"]
 
 
@@ -90,6 +98,9 @@ class NetworkPolicies(pulumi.ComponentResource):
                 "ports": _tcp(settings.metadata_db.port),
             }
         ]
+        direct_database = database
+        if config.pgbouncer.enabled:
+            database = [{"to": [{"podSelector": PGBOUNCER_PODS}], "ports": _tcp(PGBOUNCER_PORT)}]
         redis = [{"to": [{"podSelector": REDIS_PODS}], "ports": _tcp(REDIS_PORT)}]
         api = [{"to": [{"podSelector": airflow_pods(*API_COMPONENTS)}], "ports": _tcp(API_PORT)}]
         logs = [{"to": [{"podSelector": airflow_pods("worker")}], "ports": _tcp(LOG_SERVER_PORT)}]
@@ -132,7 +143,9 @@ class NetworkPolicies(pulumi.ComponentResource):
             egress=[*database, *redis, *api, *self._extra(Component.WORKERS)],
         )
         self._policy(
-            "migration", airflow_pods("migrate", "admin-user"), egress=[*database, *self._extra(Component.MIGRATION)]
+            "migration",
+            airflow_pods(*MIGRATIONS),
+            egress=[*direct_database, *self._extra(Component.MIGRATION)],
         )
         self._policy("probes", airflow_pods(*PROBES), egress=[*api, *self._extra(Component.PROBES)])
         self._policy(
@@ -143,6 +156,18 @@ class NetworkPolicies(pulumi.ComponentResource):
         )
         if config.statsd.enabled:
             self._statsd()
+        if config.pgbouncer.enabled:
+            self._policy(
+                "pgbouncer",
+                PGBOUNCER_PODS,
+                ingress=[
+                    {
+                        "from": [{"podSelector": airflow_pods(*(c for c in DATABASE_CLIENTS if c not in MIGRATIONS))}],
+                        "ports": _tcp(PGBOUNCER_PORT),
+                    }
+                ],
+                egress=[*direct_database, *self._extra(Component.PGBOUNCER)],
+            )
         self.register_outputs({})
 
     def _statsd(self) -> None:

@@ -35,6 +35,7 @@ from infra.image import AirflowImage
 from infra.ingress import RouterIngress
 from infra.labels import COLOR_LABEL, PART_OF
 from infra.network_policies import NetworkPolicies
+from infra.pgbouncer import PgBouncer
 from infra.post_promotion import PostPromotionCheck, ScaleDownDelay
 from infra.redis_broker import REDIS_PORT, RedisBroker
 from infra.router import Router
@@ -117,6 +118,18 @@ def declare_platform(
         NetworkPolicies("network-policies", config, INSTANCE, opts=in_namespace)
     if config.statsd.enabled:
         StatsdExporter("statsd", config, INSTANCE, opts=pulumi.ResourceOptions(depends_on=namespace_deps))
+    # Airflow's pods connect through PgBouncer: it is there (awaited) before any of them starts.
+    pgbouncer: list[pulumi.Resource] = []
+    if config.pgbouncer.enabled:
+        pgbouncer.append(
+            PgBouncer(
+                "pgbouncer",
+                config,
+                secrets.metadata_db_connection,
+                INSTANCE,
+                opts=pulumi.ResourceOptions(depends_on=namespace_deps),
+            )
+        )
     redis = RedisBroker(
         "redis",
         config=config,
@@ -147,7 +160,7 @@ def declare_platform(
             opts=pulumi.ResourceOptions(depends_on=depends_on),
         )
 
-    platform.releases[active] = release(active, [*namespace_deps, redis])
+    platform.releases[active] = release(active, [*namespace_deps, redis, *pgbouncer])
     candidate = platform.releases[active]
 
     def schedulers(depends_on: list[pulumi.Resource]) -> AirflowSchedulers:
@@ -251,5 +264,5 @@ def declare_platform(
 
     # The old colour changes (scale-down) only after traffic and the schedulers have left it and the
     # promoted colour passed its check: its workers drain what its scheduler queued before it stopped.
-    platform.releases[idle] = release(idle, [*namespace_deps, redis, *old_colour_waits_for])
+    platform.releases[idle] = release(idle, [*namespace_deps, redis, *pgbouncer, *old_colour_waits_for])
     return platform

@@ -14,14 +14,16 @@ from infra.config import Component, StackConfig
 from infra.labels import standard_labels
 from infra.pod_settings import service_account_name
 
-APPS = {Component.REDIS: "redis", Component.STATSD: "statsd"}
+APPS = {Component.REDIS: "redis", Component.STATSD: "statsd", Component.PGBOUNCER: "pgbouncer"}
 """The ``app.kubernetes.io/name`` of components that do not run Airflow."""
 
 
 def component_enabled(config: StackConfig, component: Component) -> bool:
-    """False for the optional components (the StatsD exporter) the stack does not enable."""
+    """False for the optional components (StatsD exporter, PgBouncer) the stack does not enable."""
     if component is Component.STATSD:
         return config.statsd.enabled
+    if component is Component.PGBOUNCER:
+        return config.pgbouncer.enabled
     return True
 
 

@@ -56,6 +56,20 @@ def plain_value(value: Any) -> Any:
     return value
 
 
+def secret_paths(value: Any, path: str = "") -> frozenset[str]:
+    """Dotted paths (``stringData.users.txt``) of the values the program passed as secret Outputs."""
+    if isinstance(value, dict):
+        if value.get(_SIG_KEY) == _SECRET_SIG:
+            return frozenset({path})
+        found: set[str] = set()
+        for key, item in value.items():
+            found |= secret_paths(item, f"{path}.{key}" if path else str(key))
+        return frozenset(found)
+    if isinstance(value, list):
+        return frozenset().union(*(secret_paths(item, f"{path}[{index}]") for index, item in enumerate(value)))
+    return frozenset()
+
+
 @dataclass(frozen=True)
 class DeclaredResource:
     """One resource as the program declared it: its type token, logical name and inputs."""
@@ -64,6 +78,8 @@ class DeclaredResource:
     name: str
     inputs: dict[str, Any]
     urn: str = ""
+    secret_paths: frozenset[str] = frozenset()
+    """Where the program's inputs were secret Outputs (:func:`secret_paths`)."""
 
     @property
     def is_kubernetes_object(self) -> bool:
@@ -206,7 +222,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         inputs = plain_value(dict(args.inputs))
-        self.declared.append(DeclaredResource(args.typ, args.name, inputs))
+        self.declared.append(
+            DeclaredResource(args.typ, args.name, inputs, secret_paths=secret_paths(dict(args.inputs)))
+        )
         outputs = dict(inputs)
         if args.typ == "docker:index/image:Image":
             outputs["repoDigest"] = mock_repo_digest(str(inputs.get("imageName", "")), inputs.get("build"))

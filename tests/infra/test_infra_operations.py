@@ -811,3 +811,150 @@ def test_should_refuse_statsd_options_the_platform_sets_while_the_exporter_is_en
     run = run_stack(base_config(airflowConfig={"metrics": {"statsd_on": True, "statsd_host": "elsewhere"}}))
     scheduler = env_of(container(run.find("Deployment", "airflow-scheduler")))
     assert scheduler["AIRFLOW__METRICS__STATSD_HOST"] == "elsewhere"
+
+
+# --- 7. PgBouncer (optional) ---------------------------------------------------------------------------------
+
+PGBOUNCER = {"matchLabels": {"app.kubernetes.io/name": "pgbouncer", "app.kubernetes.io/component": "database-pool"}}
+POOLED = "postgresql+psycopg2://airflow:test-db-password-91c2@airflow-pgbouncer.airflow-test.svc.cluster.local:6432/airflow-metadata"
+
+
+@pytest.fixture(scope="module")
+def pgbouncer_run() -> ProgramRun:
+    return run_stack(base_config(pgbouncer={"enabled": True, "maxClientConn": 500, "defaultPoolSize": 25}))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_should_declare_no_pgbouncer_and_connect_directly_by_default(
+    shipped: dict[str, ProgramRun], stack: str
+) -> None:
+    run = shipped[stack]
+    assert not [r for r in run.kubernetes_objects() if "pgbouncer" in r.object_name]
+    secret = run.find("Secret", "airflow-blue-airflow")["stringData"]
+    assert "@metadata-db:5432/airflow" in secret["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    assert "METADATA_DB_DIRECT_CONN" not in secret
+
+
+@pytest.mark.parametrize("color", ["blue", "green"])
+def test_should_connect_airflow_through_pgbouncer_and_migrations_directly(
+    pgbouncer_run: ProgramRun, color: str
+) -> None:
+    secret = pgbouncer_run.find("Secret", f"airflow-{color}-airflow")["stringData"]
+    assert secret["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == POOLED
+    assert secret["AIRFLOW__CELERY__RESULT_BACKEND"] == f"db+{POOLED}"
+    assert secret["METADATA_DB_DIRECT_CONN"] == SECRETS["metadataDbConnection"]
+    # KEDA connects from its own namespace, straight to the database.
+    assert "@metadata-db:5432/airflow" in secret["KEDA_DB_CONN"]
+    direct = {"secretKeyRef": {"name": f"airflow-{color}-airflow", "key": "METADATA_DB_DIRECT_CONN"}}
+    assert (
+        env_of(container(pgbouncer_run.find("Job", f"airflow-{color}-migrate")))["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        == direct
+    )
+    assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env_of(
+        container(pgbouncer_run.find("Deployment", f"airflow-{color}-api-server"))
+    )
+
+
+def test_should_render_the_pgbouncer_config_from_the_connection_secret_as_a_secret(pgbouncer_run: ProgramRun) -> None:
+    config = pgbouncer_run.resource("Secret", "airflow-pgbouncer-config")
+    assert "stringData" in config.secret_paths
+    ini = config.inputs["stringData"]["pgbouncer.ini"]
+    assert "airflow-metadata = host='metadata-db' port=5432 dbname='airflow'" in ini
+    assert "max_client_conn = 500\n" in ini and "default_pool_size = 25\n" in ini
+    assert "pool_mode = transaction\n" in ini and "listen_port = 6432\n" in ini
+    assert config.inputs["stringData"]["users.txt"] == '"airflow" "test-db-password-91c2"\n'
+    for resource in pgbouncer_run.kubernetes_objects():
+        if resource.kind != "Secret":
+            assert SECRETS["metadataDbConnection"].split(":")[2].split("@")[0] not in repr(resource.inputs), (
+                resource.object_name
+            )
+
+
+def test_should_run_pgbouncer_pinned_non_root_read_only_with_its_config_mounted(pgbouncer_run: ProgramRun) -> None:
+    deployment = pgbouncer_run.find("Deployment", "airflow-pgbouncer")
+    spec = deployment["spec"]["template"]["spec"]
+    bouncer = container(deployment)
+    assert bouncer["image"] == "apache/airflow:airflow-pgbouncer-2025.03.05-1.23.1"
+    assert bouncer["command"] == ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]
+    assert spec["securityContext"]["runAsUser"] == 65534 and bouncer["securityContext"]["readOnlyRootFilesystem"]
+    assert spec["volumes"] == [
+        {"name": "config", "secret": {"secretName": "airflow-pgbouncer-config", "defaultMode": 0o440}}
+    ]
+    assert bouncer["volumeMounts"] == [{"name": "config", "mountPath": "/etc/pgbouncer", "readOnly": True}]
+    assert deployment["spec"]["selector"] == PGBOUNCER
+    assert pgbouncer_run.find("Service", "airflow-pgbouncer")["spec"]["ports"][0]["port"] == 6432
+    assert pgbouncer_run.object_waits_for(
+        ("Deployment", "airflow-blue-api-server"), ("Deployment", "airflow-pgbouncer")
+    )
+
+
+TO_PGBOUNCER = {"to": [{"podSelector": PGBOUNCER}], "ports": [{"protocol": "TCP", "port": 6432}]}
+
+
+@pytest.mark.parametrize(
+    ("policy", "egress"),
+    [
+        ("scheduler", [TO_PGBOUNCER, TO_REDIS]),
+        ("worker", [TO_PGBOUNCER, TO_REDIS, API, HTTPS]),
+        ("api-server", ["logs", TO_PGBOUNCER, HTTPS]),
+        ("migration", [_database("0.0.0.0/0")]),
+        ("pgbouncer", [_database("0.0.0.0/0")]),
+    ],
+)
+def test_should_route_database_traffic_through_pgbouncer_in_the_network_policies(
+    pgbouncer_run: ProgramRun, policy: str, egress: list[Any]
+) -> None:
+    logs = {"to": [{"podSelector": _airflow("worker")}], "ports": [{"protocol": "TCP", "port": 8793}]}
+    spec = pgbouncer_run.find("NetworkPolicy", f"airflow-{policy}")["spec"]
+    assert spec["egress"] == [logs if rule == "logs" else rule for rule in egress]
+
+
+def test_should_admit_only_airflow_database_clients_to_pgbouncer(pgbouncer_run: ProgramRun) -> None:
+    spec = pgbouncer_run.find("NetworkPolicy", "airflow-pgbouncer")["spec"]
+    assert spec["podSelector"] == PGBOUNCER
+    clients = ["api-server", "webserver", "scheduler", "triggerer", "dag-processor", "worker"]
+    assert spec["ingress"] == [
+        {"from": [{"podSelector": _airflow(*clients)}], "ports": [{"protocol": "TCP", "port": 6432}]}
+    ]
+
+
+def test_should_refuse_pgbouncer_with_a_mysql_metadata_database() -> None:
+    secrets = {**SECRETS, "metadataDbConnection": "mysql+mysqldb://airflow:my-secret-pw@db/airflow"}
+    message = refused(base_config(pgbouncer={"enabled": True}), secrets)
+    assert "pgbouncer.enabled: PgBouncer pools PostgreSQL connections, but metadataDbConnection is MySQL" in message
+    assert "my-secret-pw" not in message
+    assert run_stack(base_config(), secrets=secrets).find("Secret", "airflow-blue-airflow")
+
+
+@pytest.mark.parametrize(
+    ("url", "pooled", "server", "users"),
+    [
+        (
+            "postgresql+psycopg2://air%40flow:p%3Aw%22d%2F@db.example.com:6543/meta?sslmode=require&application_name=af",
+            "postgresql+psycopg2://air%40flow:p%3Aw%22d%2F@pgb:6432/airflow-metadata?application_name=af",
+            ("host='db.example.com' port=6543 dbname='meta'", "server_tls_sslmode = require"),
+            '"air@flow" "p:w""d/"\n',
+        ),
+        (
+            "postgresql://airflow:pw@db/airflow",
+            "postgresql://airflow:pw@pgb:6432/airflow-metadata",
+            ("host='db' port=5432 dbname='airflow'", "server_tls_sslmode = prefer"),
+            '"airflow" "pw"\n',
+        ),
+    ],
+)
+def test_should_translate_the_connection_url_for_pgbouncer_and_airflow(
+    url: str, pooled: str, server: tuple[str, str], users: str
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    from infra.config import StackConfig
+    from infra.pgbouncer import pgbouncer_ini, pooled_url, users_txt
+
+    assert pooled_url(url, "pgb") == pooled
+    # SQLAlchemy reads back the same credentials from the pooled URL as from the original one.
+    original, through = make_url(url), make_url(pooled_url(url, "pgb"))
+    assert (through.username, through.password) == (original.username, original.password)
+    ini = pgbouncer_ini(url, StackConfig.model_validate(base_config(pgbouncer={"enabled": True})))
+    assert all(part in ini for part in server)
+    assert users_txt(url) == users

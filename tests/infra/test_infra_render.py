@@ -242,7 +242,7 @@ def test_should_write_with_libyaml_when_pyyaml_has_it() -> None:
     assert render_module.YAML_DUMPER is yaml.CSafeDumper
 
 
-OPTIONAL_COMPONENTS = {"statsd": {"enabled": True}}
+OPTIONAL_COMPONENTS = {"statsd": {"enabled": True}, "pgbouncer": {"enabled": True}}
 """Off by default and in the shipped stacks: switched on here so their objects go through the same checks."""
 
 
@@ -261,7 +261,13 @@ def test_should_render_the_optional_components_valid_in_strict_mode_and_restrict
     rendered_optional: Path, version: str
 ) -> None:
     names = {name for name, _ in documents(rendered_optional)}
-    assert {"deployment-airflow-statsd.yaml", "service-airflow-statsd.yaml"} <= names
+    assert {
+        "deployment-airflow-statsd.yaml",
+        "service-airflow-statsd.yaml",
+        "deployment-airflow-pgbouncer.yaml",
+        "service-airflow-pgbouncer.yaml",
+        "secret-airflow-pgbouncer-config.yaml",
+    } <= names
     for _name, document in documents(rendered_optional):
         if document["kind"] in CUSTOM_KINDS:
             continue

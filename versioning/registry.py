@@ -576,15 +576,18 @@ def _load_subject(
 
     schemas: dict[int, Schema] = {}
     version_files: dict[int, str] = {}
-    names = sorted(verified.digests) if verified is not None else sorted(p.name for p in folder.glob("*.avsc"))
-    for path in (folder / name for name in names if name.endswith(".avsc")):
-        match = VERSION_FILE.match(path.name)
-        if not match or int(match.group(1)) < 1:
-            problems.append(Problem(rel(path), "schema files are named v<N>.avsc with N = 1, 2, 3, ..."))
+    listed = sorted(verified.digests) if verified is not None else sorted(p.name for p in folder.glob("*.avsc"))
+    for file_name in listed:
+        if not file_name.endswith(".avsc"):
             continue
-        version_files[int(match.group(1))] = path.name
+        match = VERSION_FILE.match(file_name)
+        if not match or int(match.group(1)) < 1:
+            problems.append(Problem(rel(folder / file_name), "schema files are named v<N>.avsc with N = 1, 2, 3, ..."))
+            continue
+        version_files[int(match.group(1))] = file_name
         if verified is not None:
-            continue  # checked clean before: parsed on first use
+            continue  # checked clean before: parsed on first use (no path made for it until then)
+        path = folder / file_name
         try:
             schemas[int(match.group(1))] = _schema_from_bytes(read(path), rel(path))
         except OSError as err:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 CACHE_ENV = "VERSIONING_CACHE_DIR"
-FORMAT = 1
+FORMAT = 2
 """Bumped when the entry format or the meaning of a verdict changes."""
 
 _RULES = (
@@ -79,7 +79,7 @@ class SubjectFiles:
                 if entry.name.startswith(".") or not entry.is_file():
                     continue
                 with open(entry.path, "rb") as handle:
-                    digests[entry.name] = hashlib.blake2b(handle.read(), digest_size=16).hexdigest()
+                    digests[entry.name] = file_digest(handle.read())
         return cls(folder.name, digests)
 
     @cached_property
@@ -93,8 +93,9 @@ class SubjectFiles:
 
 
 def file_digest(data: bytes) -> str:
-    """The digest :class:`SubjectFiles` records for a file's bytes."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    """The digest :class:`SubjectFiles` records for a file's bytes (SHA-256: CPUs hash it in hardware, about
+    twice BLAKE2's speed here, and a warm check is mostly hashing)."""
+    return hashlib.sha256(data).hexdigest()
 
 
 class VerdictCache:

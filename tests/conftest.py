@@ -4,6 +4,8 @@ skips them."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,6 +13,17 @@ import pytest
 from local_servers import LocalServer, ServerUnavailable, start_mariadb, start_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each test session keeps the registry's verdict cache to itself.
+
+    The cache is an optimisation keyed by file contents; a session sharing the user's cache would depend on what
+    earlier runs (or other checkouts) left there, and leave its own hostile registries behind for them.
+    """
+    if "VERSIONING_CACHE_DIR" not in os.environ:
+        os.environ["VERSIONING_CACHE_DIR"] = _SESSION_CACHE = tempfile.mkdtemp(prefix="pipeline-platform-verdicts-")
+        config.add_cleanup(lambda: shutil.rmtree(_SESSION_CACHE, ignore_errors=True))
 
 
 def in_ci() -> bool:

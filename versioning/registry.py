@@ -67,9 +67,10 @@ from versioning.errors import (
     UnknownVersionError,
     VersioningError,
 )
+from versioning.input_limits import document_problem, too_deep
 from versioning.registry_cache import SubjectFiles, VerdictCache, file_digest
 from versioning.schema import Schema, parse_schema
-from versioning.upgrade.operations import Step, build_step, parse_operations, parse_sql
+from versioning.upgrade.operations import Call, Step, build_step, call_problems, parse_operations, parse_sql
 from versioning.validation.reference import VERSION_FIELD, FieldError, Validator
 
 SUBJECT_FILE = "subject.yaml"
@@ -344,6 +345,11 @@ class Registry:
         return sorted(self.subjects)
 
 
+def _uses_call(subject: Subject) -> bool:
+    """Whether any step of ``subject`` names a Python function (a ``call`` operation)."""
+    return any(isinstance(operation, Call) for step in subject.steps.values() for operation in step.operations)
+
+
 class _Subjects(MutableMapping[str, Subject]):
     """A registry's subjects by name, each loaded and checked on first access, then kept.
 
@@ -371,7 +377,9 @@ class _Subjects(MutableMapping[str, Subject]):
         else:
             read: list[Any] = []
             subject = _load_subject(folder, self.root, problems, files=files, read_config=read)
-            if subject is not None:
+            if subject is not None and not _uses_call(subject):
+                # A `call` step's module may live anywhere on the Python path, outside the files the digest
+                # covers: such a subject is checked every time, so a module that has gone is always found.
                 config = read[0] if read else None
                 self.clean[files.key] = {"config": config}
                 self.verdicts.remember_clean(files, config)
@@ -504,6 +512,8 @@ def _schema_from_bytes(data: bytes, where: str) -> Schema:
         raise SchemaError(
             [Problem(where, f"not valid JSON at line {err.lineno}, column {err.colno}: {err.msg}")]
         ) from None
+    except RecursionError:
+        raise SchemaError([Problem(where, too_deep())]) from None
     return parse_schema(parsed, where)
 
 
@@ -552,6 +562,10 @@ def _load_subject(
             mark = getattr(err, "problem_mark", None)
             where = f"{rel(config_path)}:{mark.line + 1}" if mark else rel(config_path)
             problems.append(Problem(where, f"not valid YAML: {getattr(err, 'problem', err)}"))
+            loaded = {}
+        hostile = document_problem(loaded)
+        if hostile:  # an alias bomb or deep nesting: refused before anything walks or prints it
+            problems.append(Problem(rel(config_path), hostile))
             loaded = {}
         if loaded is not None and not isinstance(loaded, dict):
             problems.append(Problem(rel(config_path), "must be a mapping of keys (compatibility, table, steps)"))
@@ -709,6 +723,7 @@ def _load_steps(
         step.description = str(raw_descriptions.get(start) or "")
         step.sql = raw_sql.get(start, {})
         problems.extend(step_problems)
+        problems.extend(Problem(at, message) for message in call_problems(step))
         steps[start] = step
     return steps
 

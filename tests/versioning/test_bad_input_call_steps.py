@@ -118,3 +118,27 @@ def test_should_reject_the_record_a_step_function_fails_on_every_path(
     entries = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
     assert [(e["position"], e["record"]["name"]) for e in entries] == [(2, "boom")]
     assert "a name of 'boom' has no initial" in entries[0]["errors"][0]
+
+
+def test_should_find_a_call_module_gone_from_the_python_path_even_after_a_clean_check(tmp_path: Path) -> None:
+    # The verdict cache keys on the subject's own files; a module elsewhere on the Python path is not among them,
+    # so a subject with a call step is never taken as clean from the cache.
+    import os
+    import subprocess
+    import sys
+
+    modules = tmp_path / "modules"
+    modules.mkdir()
+    (modules / "external_steps.py").write_text(GOOD_STEPS)
+    root = _registry(tmp_path / "registry", None, "external_steps:initial", "external_steps:forget")
+    env = {**os.environ, "PYTHONPATH": str(modules), "VERSIONING_CACHE_DIR": str(tmp_path / "cache")}
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "versioning", "check", "--registry", str(root)],
+                              env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    assert check().returncode == 0
+    (modules / "external_steps.py").unlink()
+    gone = check()
+    assert gone.returncode == 1
+    assert "cannot import the module of 'external_steps:initial'" in gone.stdout + gone.stderr

@@ -51,14 +51,24 @@ def _upgrade(job: tuple[str, str, str]) -> int:
     return int(summary["rows"])
 
 
-def _warm(_: int) -> None:
+def _init(arrow_threads: int) -> None:
+    """A worker as a pod runs it: its own CPU budget for Arrow (pyarrow otherwise uses every core of the machine
+    in each process, and parallel workers would only fight over them)."""
+    pa.set_cpu_count(arrow_threads)
+    pa.set_io_thread_count(arrow_threads)
     import versioning.datafiles.storage  # noqa: F401  # imports paid before the clock starts, as in a worker
 
 
-def run(workers: int, sources: list[str], input_folder: str, output_folder: str) -> tuple[float, int]:
+def _ready(_: int) -> None:
+    """Nothing: a task per process so that every worker has started before the clock does."""
+
+
+def run(
+    workers: int, sources: list[str], input_folder: str, output_folder: str, arrow_threads: int
+) -> tuple[float, int]:
     """Wall time to upgrade every file with ``workers`` processes (started and warmed before timing)."""
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(_warm, range(workers)))
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init, initargs=(arrow_threads,)) as pool:
+        list(pool.map(_ready, range(workers * 4)))
         started = time.perf_counter()
         rows = sum(pool.map(_upgrade, [(s, input_folder, output_folder) for s in sources]))
         return time.perf_counter() - started, rows
@@ -71,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--only", choices=["local", "s3"])
+    parser.add_argument("--arrow-threads", type=int, default=1, help="Arrow's CPU threads per worker (1)")
     args = parser.parse_args(argv)
     counts = [int(w) for w in args.workers.split(",")]
     with tempfile.TemporaryDirectory(prefix="upgrade-workers-") as temp:
@@ -111,7 +122,7 @@ def main(argv: list[str] | None = None) -> None:
 
         print(
             f"# {args.files} Parquet files x {args.rows:,} rows ({size / 2**20:.1f} MiB), users v1 -> v3; "
-            f"{os.cpu_count()} cores, load {os.getloadavg()}"
+            f"{args.arrow_threads} Arrow thread(s) per worker; {os.cpu_count()} cores, load {os.getloadavg()}"
         )
         for side, (input_folder, output_folder) in sides.items():
             sources = list_data_files(input_folder)
@@ -119,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
             total = 0
             for _ in range(args.rounds):
                 for workers in counts:
-                    seconds, total = run(workers, sources, input_folder, output_folder)
+                    seconds, total = run(workers, sources, input_folder, output_folder, args.arrow_threads)
                     times[workers].append(seconds)
             base = statistics.median(times[counts[0]])
             print(f"\n{side} (median of {args.rounds} interleaved rounds)")

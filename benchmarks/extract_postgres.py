@@ -61,7 +61,7 @@ with tempfile.TemporaryDirectory() as out:
     started = time.perf_counter()
     result = extract_table(project, "bench", out)
     elapsed = time.perf_counter() - started
-print(json.dumps({"seconds": elapsed, "rows": result.rows, "files": len(result.files),
+print(json.dumps({"seconds": elapsed, "rows": result.rows, "files": len(result.files), "fetch": result.fetch,
                   "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
@@ -110,12 +110,15 @@ def main() -> None:
         server.stop()
 
     rows = options.rows
+    if extract["rows"] != rows:
+        raise SystemExit(f"the extractor wrote {extract['rows']} rows, not {rows}")
     copy_rate, extract_rate = rows / copy["seconds"], rows / extract["seconds"]
     print(json.dumps({"rows": rows, "columns": 12}))
     print(f"{'contender':<34} {'time':>8} {'rows/s':>12} {'vs COPY':>8} {'peak RSS':>10}")
     print(f"{'PostgreSQL COPY ... TO STDOUT':<34} {copy['seconds']:>7.2f}s {copy_rate:>12,.0f} {1.0:>7.2f}x "
           f"{copy['rss_kib'] / 1024:>8.0f} MiB")
-    print(f"{'datapipe extract (Avro, deflate)':<34} {extract['seconds']:>7.2f}s {extract_rate:>12,.0f} "
+    label = f"datapipe extract ({extract['fetch']} fetch)"
+    print(f"{label:<34} {extract['seconds']:>7.2f}s {extract_rate:>12,.0f} "
           f"{extract_rate / copy_rate:>7.2f}x {extract['rss_kib'] / 1024:>8.0f} MiB")
 
 

@@ -16,11 +16,13 @@ from __future__ import annotations
 import json
 import os
 import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 MAGIC = b"Obj\x01"
 DEFLATE_LEVEL = 1
@@ -65,10 +67,16 @@ def _branch(union: list[Any]) -> Any:
 
 
 class AvroColumnWriter:
-    """Writes an Avro container file to ``stream`` from batches of Arrow columns (:meth:`write`)."""
+    """Writes an Avro container file to ``stream`` from batches of Arrow columns (:meth:`write`).
 
-    def __init__(self, stream: BinaryIO, schema: dict[str, Any]) -> None:
+    With ``background=True`` each block is deflated and written by a worker thread while the caller encodes the
+    next one (zlib releases the GIL): at most one block is in flight, and :meth:`close` waits for it. A failure of
+    that write is raised by the next :meth:`write` or by :meth:`close`."""
+
+    def __init__(self, stream: BinaryIO, schema: dict[str, Any], *, background: bool = False) -> None:
         self.stream = stream
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="datapipe-avro-block") if background else None
+        self._pending: Future[None] | None = None
         self.fields = schema["fields"]
         self.sync = os.urandom(16)
         metadata = {"avro.schema": json.dumps(schema).encode(), "avro.codec": b"deflate"}
@@ -87,8 +95,30 @@ class AvroColumnWriter:
         for field, column in zip(self.fields, columns, strict=True):
             pieces.extend(_field(field["type"], column))
         data, _ = interleave(pieces, rows)
+        if self._pool is None:
+            self._emit(rows, data)
+            return
+        self._wait()  # one block in flight at most: memory stays bounded by two batches
+        self._pending = self._pool.submit(self._emit, rows, data)
+
+    def close(self) -> None:
+        """Wait for the block being written in the background (raising its error) and stop the worker.
+        The stream itself is left open: it is the caller's."""
+        try:
+            self._wait()
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
+
+    def _wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def _emit(self, rows: int, data: np.ndarray) -> None:
         compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
-        block = compressor.compress(data.tobytes()) + compressor.flush()
+        block = compressor.compress(memoryview(data)) + compressor.flush()
         self.stream.write(_long(rows) + _long(len(block)) + block + self.sync)
 
 
@@ -96,6 +126,20 @@ def interleave(pieces: list[Bytes], rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Row 0's bytes of every piece in order, then row 1's, ...: the records. Returns (bytes, record lengths)."""
     if not pieces:
         return np.zeros(0, np.uint8), np.zeros(rows, np.int64)
+    if len(pieces) > 1 and sum(p.data.size for p in pieces) < _ARROW_JOIN_LIMIT:
+        # Arrow joins the pieces row by row in one C++ pass: the bytes of each piece as a binary array.
+        arrays = []
+        for piece in pieces:
+            offsets = np.zeros(rows + 1, np.int32)
+            np.cumsum(piece.lengths, out=offsets[1:])
+            arrays.append(pa.BinaryArray.from_buffers(
+                pa.binary(), rows, [None, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(piece.data))]))
+        joined = pc.binary_join_element_wise(*arrays, b"")
+        bounds = np.frombuffer(joined.buffers()[1], np.int32)[: rows + 1]
+        data_buffer = joined.buffers()[2]
+        if data_buffer is None:
+            return np.zeros(0, np.uint8), np.zeros(rows, np.int64)
+        return np.frombuffer(data_buffer, np.uint8)[bounds[0]:bounds[-1]], np.diff(bounds).astype(np.int64)
     lengths = np.stack([p.lengths for p in pieces], axis=1)
     flat = lengths.ravel()
     starts = (np.cumsum(flat) - flat).reshape(rows, len(pieces))
@@ -107,6 +151,10 @@ def interleave(pieces: list[Bytes], rows: int) -> tuple[np.ndarray, np.ndarray]:
         shift = np.repeat(starts[:, index] - (ends - piece.lengths), piece.lengths)
         out[shift + np.arange(piece.data.size)] = piece.data
     return out, lengths.sum(axis=1)
+
+
+_ARROW_JOIN_LIMIT = 2**31 - 1
+"""Arrow's binary arrays have 32-bit offsets: a larger block is interleaved by numpy."""
 
 
 def _field(avro: Any, column: pa.Array) -> list[Bytes]:
@@ -178,14 +226,19 @@ def _twos_complement(column: pa.Array) -> Bytes:
     width = column.type.byte_width
     column = pa.concat_arrays([column]) if column.offset else column
     raw = np.frombuffer(column.buffers()[1], np.uint8)[: len(column) * width].reshape(len(column), width)
+    if width == 16 and column.type.precision <= 18:
+        # Every value fits an int64 (10**18 < 2**63): its low 8 bytes carry it, sign included.
+        raw, width = raw[:, :8], 8
     big_endian = raw[:, ::-1]
     sign = np.where(big_endian[:, 0] >= 0x80, 0xFF, 0x00).astype(np.uint8)
-    same = big_endian == sign[:, None]
-    leading = np.cumprod(same, axis=1).sum(axis=1)
+    differs = big_endian != sign[:, None]
+    first = differs.argmax(axis=1)
+    rows = np.arange(len(column))
+    leading = np.where(differs[rows, first], first, width)
     leading = np.minimum(leading, width - 1)
     # Keep one sign byte when the first remaining byte's top bit does not carry the sign.
-    first = big_endian[np.arange(len(column)), leading]
-    leading = leading - (((first & 0x80) != (sign & 0x80)) & (leading > 0))
+    top = big_endian[rows, leading]
+    leading = leading - (((top & 0x80) != (sign & 0x80)) & (leading > 0))
     lengths = width - leading
     return Bytes(lengths.astype(np.int64), big_endian[np.arange(width) >= leading[:, None]])
 

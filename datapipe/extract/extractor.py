@@ -40,6 +40,7 @@ from datapipe.errors import (
     UnknownColumnError,
     ValueOverflowError,
 )
+from datapipe.extract import copy_fetch
 from datapipe.extract.avro_columns import AvroColumnWriter, arrow_type
 from datapipe.extract.values import ValueNotRepresentable, converter
 from datapipe.reflection import find_column, reflect_table
@@ -106,6 +107,9 @@ class ExtractResult:
 
     rows: int = 0
     files: list[str] = field(default_factory=list)
+    fetch: str = "cursor"
+    """How rows were read: ``"copy"`` (PostgreSQL CSV parsed by Arrow, :mod:`datapipe.extract.copy_fetch`) or
+    ``"cursor"`` (the driver's streaming cursor and the reference converters)."""
 
 
 def extract_table(
@@ -177,13 +181,29 @@ def _extract(
             statement = statement.where(partition >= start, partition < end)
 
     converters = [ColumnConverter(f["name"], f["type"]) for f in schema["fields"]]
+    copy_plan = copy_fetch.plan(columns, schema["fields"]) if engine.dialect.name == "postgresql" else None
     sink = _Sink(target, schema, rows_per_file)
     try:
         with engine.connect() as connection:
-            # The driver's own streaming cursor: rows as plain tuples, without SQLAlchemy's per-row objects (which
-            # cost more than the rest of a row's way to Avro). The interval bounds are rendered as literals.
+            # The interval bounds are rendered as literals.
             sql = str(statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
-            cursor = _streaming_cursor(connection.connection.dbapi_connection, engine.dialect.name, batch_size)
+            dbapi_connection = connection.connection.dbapi_connection
+            if copy_plan is not None:
+                try:
+                    for arrays, rows in copy_fetch.batches(dbapi_connection, sql, copy_plan):
+                        sink.write_batch(arrays, rows)
+                    sink.commit()
+                    sink.result.fetch = "copy"
+                    return sink.result
+                except copy_fetch.NotExact:
+                    # Some value has no exact CSV reading here: start again by the reference path, which writes
+                    # it exactly or refuses it with its message.
+                    sink.abort()
+                    connection.rollback()
+                    sink = _Sink(target, schema, rows_per_file)
+            # The driver's own streaming cursor: rows as plain tuples, without SQLAlchemy's per-row objects (which
+            # cost more than the rest of a row's way to Avro).
+            cursor = _streaming_cursor(dbapi_connection, engine.dialect.name, batch_size)
             try:
                 cursor.execute(sql)
                 while batch := cursor.fetchmany(batch_size):
@@ -429,12 +449,15 @@ class _Sink:
     def _open(self) -> None:
         path = f"{self.base}/{TEMPORARY_PREFIX}{PART_FILE.format(len(self._temporary))}"
         self._stream = self.target.call(lambda: self.filesystem.open_output_stream(path))
-        self._writer = AvroColumnWriter(self._stream, self.schema)
+        self._writer = AvroColumnWriter(self._stream, self.schema, background=True)
         self._rows_in_file = 0
         self._temporary.append(path)
 
     def _finish(self) -> None:
         if self._writer is not None:
-            stream = self._stream
+            stream, writer = self._stream, self._writer
             self._writer = None
-            self.target.call(stream.close)
+            try:
+                self.target.call(writer.close)  # the block still being written in the background
+            finally:
+                self.target.call(stream.close)

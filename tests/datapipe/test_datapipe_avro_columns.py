@@ -35,6 +35,9 @@ FIELDS: list[tuple[Any, st.SearchStrategy[Any]]] = [
     ("string", st.text()),
     ("bytes", st.binary()),
     (decimal(12, 2), st.decimals(min_value=Decimal("-9999999999.99"), max_value=Decimal("9999999999.99"), places=2)),
+    # Precision 18 is the widest whose values the encoder reads from 8 of the 16 bytes.
+    (decimal(18, 4), st.integers(-(10**18) + 1, 10**18 - 1).map(lambda n: Decimal(n).scaleb(-4))),
+    (decimal(19, 0), st.integers(-(10**19) + 1, 10**19 - 1).map(Decimal)),
     (decimal(38, 0), st.integers(-(10**38) + 1, 10**38 - 1).map(Decimal)),
     (decimal(76, 38), st.decimals(min_value=Decimal("-" + "9" * 38), max_value=Decimal("9" * 38), places=38)),
     ({"type": "int", "logicalType": "date"}, st.dates()),
@@ -43,6 +46,7 @@ FIELDS: list[tuple[Any, st.SearchStrategy[Any]]] = [
     ({"type": "long", "logicalType": "local-timestamp-micros"}, st.datetimes()),
     ({"type": "string", "logicalType": "uuid"}, st.uuids().map(str)),
 ]
+UUID_INDEX = str(next(i for i, (t, _) in enumerate(FIELDS) if isinstance(t, dict) and t["logicalType"] == "uuid"))
 SCHEMA = {
     "type": "record", "name": "edge", "namespace": "datapipe.test",
     "fields": [{"name": f"f{i}", "type": t} for i, (t, _) in enumerate(FIELDS)]
@@ -54,24 +58,26 @@ ROW = st.fixed_dictionaries(
 )
 
 
-def write(records: list[dict[str, Any]], blocks: int = 1) -> bytes:
+def write(records: list[dict[str, Any]], blocks: int = 1, background: bool = False) -> bytes:
     stream = io.BytesIO()
-    writer = AvroColumnWriter(stream, SCHEMA)
+    writer = AvroColumnWriter(stream, SCHEMA, background=background)
     size = max(1, -(-len(records) // blocks))
     for start in range(0, len(records), size):
         chunk = records[start:start + size]
         columns = [pa.array([r[f["name"]] for r in chunk], arrow_type(f["type"])) for f in SCHEMA["fields"]]
         writer.write(columns, len(chunk))
+    writer.close()
     return stream.getvalue()
 
 
 @settings(max_examples=60, deadline=None)
-@given(records=st.lists(ROW, max_size=12), blocks=st.integers(1, 3))
-def test_should_write_what_fastavro_reads_back_exactly(records: list[dict[str, Any]], blocks: int) -> None:
-    read = list(fastavro.reader(io.BytesIO(write(records, blocks))))
+@given(records=st.lists(ROW, max_size=12), blocks=st.integers(1, 3), background=st.booleans())
+def test_should_write_what_fastavro_reads_back_exactly(records: list[dict[str, Any]], blocks: int,
+                                                       background: bool) -> None:
+    read = list(fastavro.reader(io.BytesIO(write(records, blocks, background))))
     expected = []
     for record in records:
-        expected.append({k: (uuid.UUID(v) if v is not None and k.endswith("14") else v) for k, v in record.items()})
+        expected.append({k: (uuid.UUID(v) if v is not None and k[1:] == UUID_INDEX else v) for k, v in record.items()})
     assert read == expected
 
 

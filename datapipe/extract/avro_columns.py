@@ -118,7 +118,7 @@ class AvroColumnWriter:
 
     def _emit(self, rows: int, data: np.ndarray) -> None:
         compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
-        block = compressor.compress(memoryview(data)) + compressor.flush()
+        block = compressor.compress(data.data) + compressor.flush()
         self.stream.write(_long(rows) + _long(len(block)) + block + self.sync)
 
 
@@ -159,13 +159,16 @@ _ARROW_JOIN_LIMIT = 2**31 - 1
 
 def _field(avro: Any, column: pa.Array) -> list[Bytes]:
     rows = len(column)
-    valid = np.ones(rows, bool) if column.null_count == 0 else column.is_valid().to_numpy(zero_copy_only=False)
     if isinstance(avro, list):
         null_index = avro.index("null")
         value_index = 1 - null_index if len(avro) == 2 else avro.index(_branch(avro))
+        if column.null_count == 0:
+            # Every row takes the value branch: its index is one more leading byte of each value (zig-zag of 0
+            # or 1 fits one byte), which spares interleaving a piece of its own.
+            return [_values(_branch(avro), column, lead=2 * value_index)]
+        valid = column.is_valid().to_numpy(zero_copy_only=False)
         branch = np.where(valid, 2 * value_index, 2 * null_index).astype(np.uint8)  # zig-zag of 0 or 1
-        present = column.filter(pa.array(valid)) if column.null_count else column
-        values = _values(_branch(avro), present)
+        values = _values(_branch(avro), column.filter(pa.array(valid)))
         lengths = np.zeros(rows, np.int64)
         lengths[valid] = values.lengths
         return [Bytes(np.ones(rows, np.int64), branch), Bytes(lengths, values.data)]
@@ -174,30 +177,38 @@ def _field(avro: Any, column: pa.Array) -> list[Bytes]:
     return [_values(avro, column)]
 
 
-def _values(avro: Any, column: pa.Array) -> Bytes:
+def _values(avro: Any, column: pa.Array, lead: int | None = None) -> Bytes:
+    """Each value's encoding, preceded by the byte ``lead`` when given."""
     kind = avro if isinstance(avro, str) else avro.get("logicalType") or avro["type"]
     if kind in ("int", "long", "date", "time-micros", "timestamp-micros", "local-timestamp-micros"):
         if kind == "date":
             column = column.cast(pa.int32())
         elif kind != "int":
             column = column.cast(pa.int64())
-        return varints(np.asarray(column.to_numpy(zero_copy_only=False), np.int64))
-    if kind in ("double", "float"):
-        width = "<f8" if kind == "double" else "<f4"
-        values = np.ascontiguousarray(column.to_numpy(zero_copy_only=False), dtype=width)
-        return Bytes(np.full(len(values), values.itemsize, np.int64), values.view(np.uint8))
-    if kind == "boolean":
-        values = np.asarray(column.to_numpy(zero_copy_only=False), np.uint8)
-        return Bytes(np.ones(len(values), np.int64), values)
+        return varints(np.asarray(column.to_numpy(zero_copy_only=False), np.int64), lead)
+    if kind in ("double", "float", "boolean"):
+        dtype = np.dtype({"double": "<f8", "float": "<f4", "boolean": "u1"}[kind])
+        values = np.ascontiguousarray(column.to_numpy(zero_copy_only=False), dtype=dtype)
+        return _fixed(values.view(np.uint8).reshape(len(values), values.itemsize), lead)
     if kind in ("string", "bytes", "uuid"):
-        return _length_prefixed(_offsets_and_data(column))
+        return _length_prefixed(_offsets_and_data(column), lead)
     if kind == "decimal":
-        return _length_prefixed(_twos_complement(column))
+        return _length_prefixed(_twos_complement(column), lead)
     raise ValueError(f"no column encoder for Avro type {avro!r}")
 
 
-def varints(values: np.ndarray) -> Bytes:
-    """Avro's zig-zag varints of int64 values."""
+def _fixed(matrix: np.ndarray, lead: int | None) -> Bytes:
+    rows, width = matrix.shape
+    if lead is not None:
+        led = np.empty((rows, width + 1), np.uint8)
+        led[:, 0] = lead
+        led[:, 1:] = matrix
+        matrix, width = led, width + 1
+    return Bytes(np.full(rows, width, np.int64), matrix.reshape(-1))
+
+
+def varints(values: np.ndarray, lead: int | None = None) -> Bytes:
+    """Avro's zig-zag varints of int64 values, each preceded by the byte ``lead`` when given."""
     zigzag = ((values << 1) ^ (values >> 63)).view(np.uint64)
     count = np.ones(len(zigzag), np.int64)
     rest = zigzag >> np.uint64(7)
@@ -205,11 +216,15 @@ def varints(values: np.ndarray) -> Bytes:
         count += rest > 0
         rest >>= np.uint64(7)
     width = int(count.max()) if len(count) else 1
-    matrix = np.empty((len(zigzag), width), np.uint8)
+    extra = 0 if lead is None else 1
+    matrix = np.empty((len(zigzag), width + extra), np.uint8)
+    if lead is not None:
+        matrix[:, 0] = lead
     for k in range(width):
         group = ((zigzag >> np.uint64(7 * k)) & np.uint64(0x7F)).astype(np.uint8)
-        matrix[:, k] = group | np.where(k < count - 1, 0x80, 0).astype(np.uint8)
-    return Bytes(count, matrix[np.arange(width) < count[:, None]])
+        matrix[:, k + extra] = group | np.where(k < count - 1, 0x80, 0).astype(np.uint8)
+    count += extra
+    return Bytes(count, matrix[np.arange(width + extra) < count[:, None]])
 
 
 def _offsets_and_data(column: pa.Array) -> Bytes:
@@ -243,8 +258,8 @@ def _twos_complement(column: pa.Array) -> Bytes:
     return Bytes(lengths.astype(np.int64), big_endian[np.arange(width) >= leading[:, None]])
 
 
-def _length_prefixed(values: Bytes) -> Bytes:
-    prefix = varints(values.lengths.astype(np.int64))
+def _length_prefixed(values: Bytes, lead: int | None = None) -> Bytes:
+    prefix = varints(values.lengths.astype(np.int64), lead)
     data, lengths = interleave([prefix, values], len(values.lengths))
     return Bytes(lengths, data)
 

@@ -156,7 +156,9 @@ def batches(dbapi_connection: Any, select_sql: str, columns: list[_Column]) -> A
 
     Raises :class:`NotExact` (the COPY abandoned, the transaction rolled back) on a value not carried exactly."""
     names = [c.name for c in columns]
-    read_options = pacsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES)
+    # Serial: the threaded reader reads blocks ahead of the writer, which is the slower side, so it would hold more
+    # of the table than one block.
+    read_options = pacsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES, use_threads=False)
     # Quoted newlines only come from text columns; without any, Arrow splits blocks faster.
     texts = any(c.parse_as in (pa.string(), pa.large_string()) for c in columns)
     parse_options = pacsv.ParseOptions(newlines_in_values=texts)

@@ -53,6 +53,8 @@ elif kind == "process":  # the whole command as CI runs it: interpreter start an
     seconds = time.perf_counter() - started
     assert done.returncode == 0, done.stderr[-2000:]
     count = done.stdout.count(b"ok ")
+    # The command's own peak, not this wrapper's: the largest child's (it started from this small process).
+    child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 elif kind == "gate":
     from infra.gate import check_flip, load_registry
     newest = int(sys.argv[4])
@@ -77,6 +79,8 @@ elif kind == "check":
 status = Path("/proc/self/status")
 hwm = [l for l in status.read_text().splitlines() if l.startswith("VmHWM:")] if status.exists() else []
 peak = int(hwm[0].split()[1]) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+if kind == "process":
+    peak = child_peak
 print(json.dumps({"seconds": seconds, "count": count, "peak_mib": peak}))
 """
 

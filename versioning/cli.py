@@ -445,8 +445,16 @@ namespace_option = click.option(
 @click.argument("subject_name", metavar="SUBJECT")
 @url_option
 @namespace_option
+@format_option
 @registry_option
-def migrate_current(subject_name: str, url: str, namespace: str | None, registry_dir: Path | None) -> None:
+def migrate_current(
+    subject_name: str,
+    url: str,
+    namespace: str | None,
+    output_format: str,
+    as_json: bool,
+    registry_dir: Path | None,
+) -> None:
     """Print the version the database records for the subject's table (exit 1 when it records none)."""
     from versioning.migrations.database import current_version, open_database
 
@@ -456,10 +464,14 @@ def migrate_current(subject_name: str, url: str, namespace: str | None, registry
         found = _on_database(lambda: current_version(engine, subject, schema=namespace), engine)
     finally:
         engine.dispose()
-    if found is None:
+    if wants_json(output_format, as_json):
+        print_json({"subject": subject.name, "table": subject.table, "version": found, "latest": subject.latest})
+    elif found is None:
         click.echo(f"{subject.name}: no version recorded for table {subject.table!r}")
+    else:
+        click.echo(f"{subject.name}: v{found} (latest v{subject.latest})")
+    if found is None:
         raise Refused
-    click.echo(f"{subject.name}: v{found} (latest v{subject.latest})")
 
 
 def _move_table(
@@ -470,6 +482,7 @@ def _move_table(
     namespace: str | None,
     registry_dir: Path | None,
     direction: str,
+    json_out: bool,
 ) -> None:
     from versioning.migrations.database import current_version, migrate_database, open_database
 
@@ -489,7 +502,19 @@ def _move_table(
         )
     finally:
         engine.dispose()
-    click.echo(str(done))
+    if json_out:
+        print_json(
+            {
+                "subject": done.subject,
+                "table": done.table,
+                "from_version": done.from_version,
+                "to_version": done.to_version,
+                "created": done.from_version is None,
+                "statements": done.statements,
+            }
+        )
+    else:
+        click.echo(str(done))
 
 
 @migrate.command("upgrade")
@@ -498,6 +523,7 @@ def _move_table(
 @click.option("--from", "from_version", type=int, help="Only for a table whose version is not recorded yet.")
 @url_option
 @namespace_option
+@format_option
 @registry_option
 def migrate_upgrade(
     subject_name: str,
@@ -505,11 +531,14 @@ def migrate_upgrade(
     from_version: int | None,
     url: str,
     namespace: str | None,
+    output_format: str,
+    as_json: bool,
     registry_dir: Path | None,
 ) -> None:
     """Move the subject's table up to a version on the database, and record it (one transaction where the
     database allows it). A table that does not exist is created at that version."""
-    _move_table(subject_name, to_version, from_version, url, namespace, registry_dir, "upgrade")
+    json_out = wants_json(output_format, as_json)
+    _move_table(subject_name, to_version, from_version, url, namespace, registry_dir, "upgrade", json_out)
 
 
 @migrate.command("downgrade")
@@ -518,6 +547,7 @@ def migrate_upgrade(
 @click.option("--from", "from_version", type=int, help="Only for a table whose version is not recorded yet.")
 @url_option
 @namespace_option
+@format_option
 @registry_option
 def migrate_downgrade(
     subject_name: str,
@@ -525,10 +555,13 @@ def migrate_downgrade(
     from_version: int | None,
     url: str,
     namespace: str | None,
+    output_format: str,
+    as_json: bool,
     registry_dir: Path | None,
 ) -> None:
     """Move the subject's table down to a version on the database, and record it."""
-    _move_table(subject_name, to_version, from_version, url, namespace, registry_dir, "downgrade")
+    json_out = wants_json(output_format, as_json)
+    _move_table(subject_name, to_version, from_version, url, namespace, registry_dir, "downgrade", json_out)
 
 
 T = TypeVar("T")

@@ -191,3 +191,34 @@ def test_should_record_how_far_a_failed_downgrade_got(
         assert current == "counts: v2 (latest v3)\n"
         assert "note" not in database.columns("counts")
     assert database.rows("counts")[0]["n"] == 2**40
+
+
+def test_should_report_current_upgrade_and_downgrade_as_json_for_scripts(
+    database: Database, users_registry_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    registry = ["--registry", str(users_registry_dir)]
+    code, out, _ = cli(capsys, "migrate", "current", "users", "--format", "json", *database.args(), *registry)
+    assert code == 1
+    assert json.loads(out) == {"subject": "users", "table": "users", "version": None, "latest": 3}
+
+    code, out, _ = cli(capsys, "migrate", "upgrade", "users", "--to", "1", "--json", *database.args(), *registry)
+    created = json.loads(out)
+    assert code == 0
+    assert (created["from_version"], created["to_version"], created["created"]) == (None, 1, True)
+    assert len(created["statements"]) == 1 and "CREATE TABLE" in created["statements"][0].upper()
+
+    code, out, _ = cli(capsys, "migrate", "upgrade", "users", "--format", "json", *database.args(), *registry)
+    moved = json.loads(out)
+    assert code == 0
+    assert (moved["from_version"], moved["to_version"], moved["created"]) == (1, 3, False)
+    assert moved["statements"] and all(isinstance(s, str) for s in moved["statements"])
+
+    code, out, _ = cli(
+        capsys, "migrate", "downgrade", "users", "--to", "2", "--format", "json", *database.args(), *registry
+    )
+    assert code == 0 and (json.loads(out)["from_version"], json.loads(out)["to_version"]) == (3, 2)
+
+    code, out, _ = cli(capsys, "migrate", "current", "users", "--format", "json", *database.args(), *registry)
+    assert code == 0 and json.loads(out) == {"subject": "users", "table": "users", "version": 2, "latest": 3}

@@ -1,5 +1,7 @@
 """Offline render: run the real program under Pulumi's mock runtime and write every Kubernetes object.
 
+The command is ``pipeline-platform render`` (also ``python -m infra.render``), in :mod:`infra.cli`:
+
     python -m infra.render --stack dev --out rendered/dev [--live-color blue|green|none]
 
 Reads ``Pulumi.yaml`` (project, ``main``, config defaults) and ``Pulumi.<stack>.yaml``; applies the flip gate
@@ -16,14 +18,11 @@ configuration (every problem listed).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import shutil
-import sys
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,12 +30,10 @@ from typing import Any
 import yaml
 
 from infra.config_loader import PROJECT, SECRET_KEYS
-from infra.errors import ConfigError, LiveColorError
-from infra.gate import AirflowVersionRefused, FlipRefused
-from infra.live_color import ENV_VAR
-from infra.offline.mock_runtime import DeclaredResource, ProgramRun, run_program
+from infra.offline.mock_runtime import DeclaredResource, ProgramRun
+from versioning.command_line import ExitCode
 
-EXIT_RENDERED, EXIT_REFUSED, EXIT_INVALID = 0, 1, 2
+EXIT_RENDERED, EXIT_REFUSED, EXIT_INVALID = ExitCode.OK, ExitCode.NO, ExitCode.BAD_INPUT
 # libyaml's C emitter when PyYAML was built with it: the same documents as SafeDumper (it folds long quoted
 # strings at other points), about six times faster.
 YAML_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -205,49 +202,3 @@ def _find_project_root(start: Path) -> Path:
         if (folder / "Pulumi.yaml").is_file():
             return folder
     return Path(__file__).resolve().parents[2]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """The ``python -m infra.render`` command; returns the exit code."""
-    parser = argparse.ArgumentParser(
-        prog="python -m infra.render",
-        description="Render the stack's Kubernetes objects offline (Pulumi mock runtime), gate included.",
-    )
-    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
-    parser.add_argument("--out", required=True, type=Path, help="output folder (replaced atomically)")
-    parser.add_argument(
-        "--live-color",
-        choices=["blue", "green", "none"],
-        default="none",
-        help="the colour serving traffic now (default none: first deployment, nothing to gate)",
-    )
-    parser.add_argument("--project-dir", type=Path, default=None, help="folder of Pulumi.yaml (default: found upward)")
-    args = parser.parse_args(argv)
-    root = (args.project_dir or _find_project_root(Path.cwd())).resolve()
-
-    try:
-        stack_input = read_stack_input(root, args.stack)
-    except StackFileError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_INVALID
-    try:
-        run = run_program(
-            stack_input.program,
-            args.stack,
-            stack_input.config,
-            stack_input.secret_keys,
-            env={ENV_VAR: args.live_color},
-        )
-    except (FlipRefused, AirflowVersionRefused) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_REFUSED
-    except (ConfigError, LiveColorError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_INVALID
-    write_manifests(run, args.out)
-    print(summary(run, args.stack, args.out, args.live_color, stack_input.placeholders))
-    return EXIT_RENDERED
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,7 +15,14 @@ import yaml
 from infra_fixtures import ROOT, base_config, run_stack
 
 from infra.gate import AirflowVersionRefused
-from infra.offline.render import EXIT_REFUSED, main
+from infra.offline.render import EXIT_REFUSED
+
+
+def draw(args: list[str]) -> int:
+    """``pipeline-platform render ARGS`` in this process; returns the exit code."""
+    from infra.cli import main
+
+    return main(["render", *args])
 
 
 def _config(active: str, blue: str, green: str, allow: bool) -> dict[str, object]:
@@ -79,7 +86,7 @@ def test_should_exit_1_from_the_render_and_write_nothing(tmp_path: Path, capsys:
         (project / name).symlink_to(ROOT / name)
     (project / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
     out = tmp_path / "out"
-    code = main(["--stack", "dev", "--out", str(out), "--live-color", "blue", "--project-dir", str(project)])
+    code = draw(["--stack", "dev", "--out", str(out), "--live-color", "blue", "--project-dir", str(project)])
     assert code == EXIT_REFUSED
     assert "refusing to deploy releases.green.airflowVersion 3.1.0 beside blue (live)" in capsys.readouterr().err
     assert not out.exists()

@@ -22,13 +22,19 @@ from infra.offline.render import (
     PLACEHOLDERS,
     REDACTED,
     file_name,
-    main,
     manifest,
 )
 
 KUBERNETES_VERSIONS = ["1.30.0", "1.37.0"]
 CUSTOM_KINDS = {"ScaledObject", "TriggerAuthentication"}
 """KEDA's CRDs: not in the Kubernetes OpenAPI schema, checked by shape below instead."""
+
+
+def draw(args: list[str]) -> int:
+    """``pipeline-platform render ARGS`` in this process; returns the exit code."""
+    from infra.cli import main
+
+    return main(["render", *args])
 
 
 def project_copy(tmp_path: Path, stack_files: dict[str, str]) -> Path:
@@ -59,7 +65,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for stack in ("dev", "prod"):
         folders[stack] = out / stack
         assert (
-            main(["--stack", stack, "--out", str(folders[stack]), "--live-color", "blue", "--project-dir", str(ROOT)])
+            draw(["--stack", stack, "--out", str(folders[stack]), "--live-color", "blue", "--project-dir", str(ROOT)])
             == 0
         )
     return folders
@@ -120,7 +126,7 @@ def test_should_redact_every_secret_value(rendered: dict[str, Path]) -> None:
 
 
 def test_should_print_a_summary_and_exit_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["--stack", "prod", "--out", str(tmp_path / "out"), "--project-dir", str(ROOT)])
+    code = draw(["--stack", "prod", "--out", str(tmp_path / "out"), "--project-dir", str(ROOT)])
     printed = capsys.readouterr().out
     assert code == EXIT_RENDERED
     assert "rendered 65 Kubernetes objects for stack 'prod'" in printed
@@ -155,7 +161,7 @@ def test_should_exit_1_and_write_nothing_when_the_gate_refuses(
         tmp_path, {"Pulumi.dev.yaml": dev_with(releases=releases, activeColor="green", schemaRegistry=str(registry))}
     )
     out = tmp_path / "out"
-    code = main(["--stack", "dev", "--out", str(out), "--live-color", "blue", "--project-dir", str(project)])
+    code = draw(["--stack", "dev", "--out", str(out), "--live-color", "blue", "--project-dir", str(project)])
     error = capsys.readouterr().err
     assert code == EXIT_REFUSED
     assert "refusing to move traffic from blue (live) to green: 1 schema incompatibility:" in error
@@ -167,7 +173,7 @@ def test_should_exit_1_and_write_nothing_when_the_gate_refuses(
 def test_should_exit_2_listing_every_config_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pools = [{"name": "default", "queues": [], "replicas": -1}]
     project = project_copy(tmp_path, {"Pulumi.dev.yaml": dev_with(workerPools=pools, activeColor="teal")})
-    code = main(["--stack", "dev", "--out", str(tmp_path / "out"), "--project-dir", str(project)])
+    code = draw(["--stack", "dev", "--out", str(tmp_path / "out"), "--project-dir", str(project)])
     error = capsys.readouterr().err
     assert code == EXIT_INVALID
     assert "invalid configuration for stack 'dev' (3 problems):" in error
@@ -178,14 +184,14 @@ def test_should_exit_2_listing_every_config_problem(tmp_path: Path, capsys: pyte
 
 
 def test_should_exit_2_for_a_missing_stack_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--stack", "staging", "--out", str(tmp_path / "out"), "--project-dir", str(ROOT)]) == EXIT_INVALID
+    assert draw(["--stack", "staging", "--out", str(tmp_path / "out"), "--project-dir", str(ROOT)]) == EXIT_INVALID
     assert "Pulumi.staging.yaml does not exist" in capsys.readouterr().err
 
 
 def test_should_exit_2_when_pulumi_yaml_names_no_program(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     project = project_copy(tmp_path, {"Pulumi.dev.yaml": dev_with()})
     (project / "infra").unlink()
-    assert main(["--stack", "dev", "--out", str(tmp_path / "out"), "--project-dir", str(project)]) == EXIT_INVALID
+    assert draw(["--stack", "dev", "--out", str(tmp_path / "out"), "--project-dir", str(project)]) == EXIT_INVALID
     assert "main 'infra/' has no program" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
@@ -197,7 +203,7 @@ def test_should_use_placeholders_for_encrypted_secrets_and_reject_plain_text_one
     stack["config"]["pipeline-platform:fernetKey"] = {"secure": "v1:AAAAencrypted"}
     stack["config"]["pipeline-platform:redisPassword"] = "plain-text-password"
     project = project_copy(tmp_path, {"Pulumi.dev.yaml": yaml.safe_dump(stack)})
-    code = main(["--stack", "dev", "--out", str(tmp_path / "out"), "--project-dir", str(project)])
+    code = draw(["--stack", "dev", "--out", str(tmp_path / "out"), "--project-dir", str(project)])
     error = capsys.readouterr().err
     assert code == EXIT_INVALID
     assert "redisPassword: is stored in plain text" in error
@@ -208,7 +214,7 @@ def test_should_replace_a_previous_render_entirely(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "stale.yaml").write_text("kind: Stale\n")
-    assert main(["--stack", "dev", "--out", str(out), "--project-dir", str(ROOT)]) == EXIT_RENDERED
+    assert draw(["--stack", "dev", "--out", str(out), "--project-dir", str(ROOT)]) == EXIT_RENDERED
     assert not (out / "stale.yaml").exists()
     assert (out / "service-airflow-api.yaml").is_file()
 
@@ -252,7 +258,7 @@ def rendered_optional(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("optional")
     project = project_copy(tmp, {"Pulumi.dev.yaml": dev_with(**OPTIONAL_COMPONENTS)})
     out = tmp / "out"
-    assert main(["--stack", "dev", "--out", str(out), "--live-color", "blue", "--project-dir", str(project)]) == 0
+    assert draw(["--stack", "dev", "--out", str(out), "--live-color", "blue", "--project-dir", str(project)]) == 0
     return out
 
 

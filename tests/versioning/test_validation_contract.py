@@ -66,3 +66,60 @@ def test_should_accept_valid_values_of_every_type(
 ) -> None:
     schema_json, batch = drawn
     assert verdicts(IMPLEMENTATIONS[implementation](parse_schema(schema_json)), batch) == []
+
+
+class _Text(str):
+    pass
+
+
+class _Mapping(dict):
+    pass
+
+
+class _Items(list):
+    pass
+
+
+CONTAINERS = {
+    "type": "record",
+    "name": "Holder",
+    "fields": [
+        {"name": "tags", "type": {"type": "array", "items": "string"}},
+        {"name": "counts", "type": {"type": "map", "values": "int"}},
+        {"name": "inner", "type": {"type": "record", "name": "Inner", "fields": [{"name": "n", "type": "long"}]}},
+        {"name": "maybe", "type": ["null", {"type": "array", "items": {"type": "array", "items": "int"}}]},
+        {"name": "label", "type": "string"},
+    ],
+}
+PLAIN = {"tags": ["a"], "counts": {"x": 1}, "inner": {"n": 1}, "maybe": [[1, 2]], "label": "ok"}
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("tags", ("a", "b")),
+        ("tags", {"a"}),
+        ("tags", frozenset({"a"})),
+        ("tags", _Items(["a"])),
+        ("tags", ["a", _Text("b")]),
+        ("counts", _Mapping(x=1)),
+        ("inner", _Mapping(n=1)),
+        ("maybe", [(1, 2)]),
+        ("maybe", ([1],)),
+        ("label", _Text("x")),
+    ],
+)
+def test_should_give_the_reference_verdict_for_python_containers_and_subclasses(
+    implementation: str, field: str, value: Any
+) -> None:
+    schema = parse_schema(CONTAINERS)
+    batch = [dict(PLAIN), {**PLAIN, field: value}, dict(PLAIN)]
+    expected = verdicts(Validator(schema), batch)
+    assert [position for position, _ in expected] == [2]  # the reference takes only exact lists, dicts and strs
+    assert verdicts(IMPLEMENTATIONS[implementation](schema), batch) == expected
+
+
+def test_should_check_plain_batches_in_one_fast_pass() -> None:
+    validator = RowValidator(parse_schema(CONTAINERS))
+    assert validator.fast and validator._chunk_valid([dict(PLAIN)] * 10)

@@ -5,10 +5,11 @@ A batch is checked by msgspec in chunks, one ``msgspec.convert`` call each. A ch
 chunk it rejects is checked record by record with the reference :class:`~versioning.validation.Validator`,
 so every error message, path and order is the reference's own.
 
-Exact for records made of the values readers produce (json, fastavro, pyarrow's ``to_pylist``): dict, list,
-str, int, float, bool, None, bytes, date, time, datetime. A known limit: below the top level, msgspec takes a
-tuple (or set) for an array, and subclasses of str and dict, which the reference rejects; a top-level record
-that is not exactly a dict goes to the reference.
+msgspec is more lenient than the reference in three places, each closed here so that the answers are exactly
+the reference's for any Python values: it takes a lone surrogate in a string (the chunk is also encoded as
+UTF-8, see :meth:`RowValidator._chunk_valid`), a subclass of str (the encoder refuses it), and a tuple or set
+for an array or a dict subclass for a map or record (the fields that can hold containers are walked for exact
+``list`` and ``dict``; a schema without such fields pays nothing for it).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ class RowValidator:
         record_type = compile_record_type(schema.parsed)
         self.fast = record_type is not None
         self._batch_type: Any = list[record_type] if record_type is not None else None  # type: ignore[valid-type]
+        self._container_fields = [f.name for f in schema.parsed.fields if _may_hold_containers(f.type)]  # type: ignore[attr-defined]
 
     def errors(self, record: Any) -> list[FieldError]:
         """Every error of one record (the reference validator's answer)."""
@@ -77,6 +79,11 @@ class RowValidator:
             msgspec.convert(chunk, self._batch_type, builtin_types=BUILTIN_TYPES)
         except (msgspec.ValidationError, UnicodeEncodeError):  # the latter: a lone surrogate in a rejected value
             return False
+        # msgspec takes a tuple or set as an array and a dict subclass as a map or record; the reference does not.
+        for name in self._container_fields:
+            for record in chunk:
+                if not _plain_containers(record.get(name)):
+                    return False
         try:
             # msgspec takes any str; encoding the chunk as UTF-8 (msgpack) finds a lone surrogate anywhere in
             # it, keys included, in one C-level pass. Such a chunk goes to the reference, which names it.
@@ -87,3 +94,25 @@ class RowValidator:
 
 
 _ENCODER = msgspec.msgpack.Encoder()
+_SCALARS = frozenset({str, int, float, bool, type(None), bytes, bytearray})
+
+
+def _may_hold_containers(schema: Any) -> bool:
+    """Whether a field of this Avro type can hold a list or dict (an array, map or record, or a union with one)."""
+    kind = schema.type
+    if kind == "union":
+        return any(_may_hold_containers(branch) for branch in schema.schemas)
+    return kind in ("array", "map", "record", "error")
+
+
+def _plain_containers(value: Any) -> bool:
+    """True when every container in the value is exactly a list or a dict (what the reference accepts)."""
+    kind = type(value)
+    if kind in _SCALARS:
+        return True
+    if kind is list:
+        return all(map(_plain_containers, value)) if set(map(type, value)) - _SCALARS else True
+    if kind is dict:
+        values = value.values()
+        return all(map(_plain_containers, values)) if set(map(type, values)) - _SCALARS else True
+    return kind not in (tuple, set, frozenset) and not isinstance(value, (list, dict, tuple, set, frozenset))

@@ -69,7 +69,7 @@ from versioning.errors import (
 )
 from versioning.input_limits import document_problem, too_deep
 from versioning.registry_cache import SubjectFiles, VerdictCache, file_digest
-from versioning.schema import Schema, parse_schema
+from versioning.schema import ParseMemo, Schema, parse_schema
 from versioning.upgrade.operations import Call, Step, build_step, call_problems, parse_operations, parse_sql
 from versioning.validation.reference import VERSION_FIELD, FieldError, Validator
 
@@ -500,8 +500,11 @@ class _LazySteps(Mapping[int, Step]):
         return len(self._starts)
 
 
-def _schema_from_bytes(data: bytes, where: str) -> Schema:
-    """A schema file's bytes parsed; errors name the file, and the line and column of bad JSON."""
+def _schema_from_bytes(data: bytes, where: str, memo: ParseMemo | None = None) -> Schema:
+    """A schema file's bytes parsed; errors name the file, and the line and column of bad JSON.
+
+    ``memo``: what the subject's other versions proved (:class:`ParseMemo`), shared by one subject's files.
+    """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -514,7 +517,7 @@ def _schema_from_bytes(data: bytes, where: str) -> Schema:
         ) from None
     except RecursionError:
         raise SchemaError([Problem(where, too_deep())]) from None
-    return parse_schema(parsed, where)
+    return parse_schema(parsed, where, memo)
 
 
 def _load_subject(
@@ -590,6 +593,7 @@ def _load_subject(
 
     schemas: dict[int, Schema] = {}
     version_files: dict[int, str] = {}
+    memo = ParseMemo()  # consecutive versions share most fields: each distinct field is checked once
     listed = sorted(verified.digests) if verified is not None else sorted(p.name for p in folder.glob("*.avsc"))
     for file_name in listed:
         if not file_name.endswith(".avsc"):
@@ -603,7 +607,7 @@ def _load_subject(
             continue  # checked clean before: parsed on first use (no path made for it until then)
         path = folder / file_name
         try:
-            schemas[int(match.group(1))] = _schema_from_bytes(read(path), rel(path))
+            schemas[int(match.group(1))] = _schema_from_bytes(read(path), rel(path), memo)
         except OSError as err:
             problems.append(Problem(rel(path), f"cannot read the file: {err.strerror}"))
             schemas[int(match.group(1))] = None  # type: ignore[assignment]  # a hole, checked below

@@ -9,6 +9,7 @@ type, a default that does not match its field's type.
 from __future__ import annotations
 
 import json
+import marshal
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,27 +17,57 @@ from pathlib import Path
 from typing import Any
 
 import avro.errors
+import avro.name
 import avro.schema
 
 from versioning.errors import Problem, SchemaError
-from versioning.input_limits import nesting_problem, too_deep
+from versioning.input_limits import MAX_NESTING, nesting_depth, nesting_problem, too_deep
 from versioning.values import INT_RANGE, LONG_RANGE, from_json
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED = frozenset({"record", "error", "enum", "fixed"})
 
 
-@dataclass
 class Schema:
     """One Avro schema: its JSON form and the ``avro`` package's parsed form.
 
     ``json`` is the schema as written (dicts, lists and strings); ``parsed`` has named types resolved, which
-    the compatibility checks walk.
+    validation and the reference compatibility walk use. ``parsed`` is built when first asked for: a registry
+    version proven sound field by field (see :class:`ParseMemo`) is never handed to the ``avro`` parser unless
+    something needs its parsed form. ``layout``, when set, is that proof: the record's name and its fields, each
+    checked and parsed once however many versions repeat it.
     """
 
-    json: Any
-    parsed: avro.schema.Schema = field(repr=False)
-    source: str = "<schema>"
+    def __init__(
+        self,
+        json: Any,
+        parsed: avro.schema.Schema | None = None,
+        source: str = "<schema>",
+        *,
+        layout: RecordLayout | None = None,
+    ) -> None:
+        self.json = json
+        self._parsed = parsed
+        self.source = source
+        self.layout = layout
+
+    @property
+    def parsed(self) -> avro.schema.Schema:
+        """The ``avro`` package's parsed form (named types resolved), built on first use."""
+        if self._parsed is None:
+            self._parsed = _avro_parse(self.json, self.source)
+        return self._parsed
+
+    def __repr__(self) -> str:
+        return f"Schema(json={self.json!r}, source={self.source!r})"
+
+    def __eq__(self, other: object) -> bool:
+        # The parsed form is a function of the JSON, so two schemas with equal JSON parse alike.
+        if not isinstance(other, Schema):
+            return NotImplemented
+        return (self.json, self.source) == (other.json, other.source)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value (as the dataclass it was)
 
     @property
     def fields(self) -> list[dict[str, Any]]:
@@ -70,22 +101,38 @@ class Schema:
         return cache[name]
 
 
-def parse_schema(schema_json: Any, source: str = "<schema>") -> Schema:
+def parse_schema(schema_json: Any, source: str = "<schema>", memo: ParseMemo | None = None) -> Schema:
     """Check and parse an Avro schema given as JSON data; raises :class:`SchemaError` listing every problem.
 
     A schema nested deeper than :data:`versioning.input_limits.MAX_NESTING` is refused before any walk.
+    ``memo``: what earlier versions of the same subject proved (see :class:`ParseMemo`); only for JSON freshly
+    read by ``json.loads`` (a tree, nested no deeper than the JSON reader allows). The answer is the same with
+    or without it.
     """
+    if memo is not None:
+        known = memo.known(schema_json, source)
+        if known is not None:
+            return known
     too_deep = nesting_problem(schema_json)
     if too_deep:
         raise SchemaError([Problem(source, too_deep)])
     problems = list(check_schema(schema_json, source))
     if problems:
         raise SchemaError(problems)
+    parsed = _avro_parse(schema_json, source)
+    if memo is not None and memo.learn(schema_json, parsed):
+        known = memo.known(schema_json, source)
+        if known is not None:
+            known._parsed = parsed
+            return known
+    return Schema(json=schema_json, parsed=parsed, source=source)
+
+
+def _avro_parse(schema_json: Any, source: str) -> avro.schema.Schema:
     try:
-        parsed = avro.schema.make_avsc_object(schema_json, avro.schema.Names())
+        return avro.schema.make_avsc_object(schema_json, avro.schema.Names())
     except (avro.errors.AvroException, TypeError, ValueError, KeyError) as err:
         raise SchemaError([Problem(source, f"not a valid Avro schema: {err}")]) from None
-    return Schema(json=schema_json, parsed=parsed, source=source)
 
 
 def read_schema_file(path: Path, display: str | None = None) -> Schema:
@@ -106,6 +153,202 @@ def read_schema_file(path: Path, display: str | None = None) -> Schema:
     except RecursionError:
         raise SchemaError([Problem(where, too_deep())]) from None
     return parse_schema(data, where)
+
+
+@dataclass(eq=False)
+class FieldLayout:
+    """One field of a record, as written, checked and parsed on its own once (shared by the versions repeating it).
+
+    Only a field that names no type defined elsewhere gets one: what it means then depends on nothing but its
+    own JSON and the namespace of its record, and the names it defines (which must not clash with the others').
+    """
+
+    json: dict[str, Any]
+    """The field's JSON (as first seen; every version repeating it has an equal one)."""
+    name: str
+    field: avro.schema.Field
+    """The ``avro`` package's field, parsed in its record's namespace."""
+    depth: int
+    """How deep the field's JSON nests (as :func:`versioning.input_limits.nesting_depth` counts)."""
+    defines: frozenset[str]
+    """The full names of the types it defines, as our structural check resolves names."""
+    defines_avro: frozenset[str]
+    """The same, as the ``avro`` package resolves them (the two differ for a namespace given as null)."""
+
+
+@dataclass(eq=False)
+class RecordShell:
+    """A top-level record's own part (everything but its fields), from a version checked in full."""
+
+    record: avro.schema.RecordSchema
+    """The record parsed with no fields: its name, namespace and aliases, which the compatibility checks read."""
+    fullname: str
+    avro_fullname: str
+    own_namespace: str | None
+    """The namespace its fields' names resolve in, for our structural check ..."""
+    avro_space: str | None
+    """... and for the ``avro`` package."""
+    fields: dict[bytes, FieldLayout] = field(default_factory=dict)
+    """The fields seen in records of this shell, by their exact JSON (``marshal``'s bytes)."""
+
+
+@dataclass(eq=False)
+class RecordLayout:
+    """Why a top-level record is sound without checking it whole: its known shell and its fields' layouts."""
+
+    shell: RecordShell
+    fields: list[FieldLayout]
+
+
+class ParseMemo:
+    """What checking one subject's versions proved, so the next version is checked by its new parts only.
+
+    Consecutive versions of a subject share most of their fields. A version whose record part (name,
+    namespace, everything but the fields) was checked in full before, and whose fields each name no type
+    defined elsewhere, is sound exactly when each field is sound on its own in that namespace, no two fields
+    share a name and no two define the same type: each distinct field (by its exact JSON, ``marshal``'s bytes,
+    so ``0``, ``0.0`` and ``false`` differ) is checked and parsed once, and a version is only looked up. Anything
+    else (a new record part, a field that refers to a type defined in another field, a clash, any problem at
+    all) is checked by the whole walk, so problems and their messages are always the whole walk's.
+
+    Keep one memo per subject (the memory it holds is that subject's distinct fields).
+    """
+
+    def __init__(self) -> None:
+        self.shells: dict[bytes, RecordShell] = {}
+
+    def known(self, schema_json: Any, source: str) -> Schema | None:
+        """``schema_json`` as a :class:`Schema` (not parsed yet) when its parts prove it sound, else None."""
+        if type(schema_json) is not dict or schema_json.get("type") != "record":
+            return None
+        fields = schema_json.get("fields")
+        if type(fields) is not list:
+            return None
+        shell = self.shells.get(_marshal({k: v for k, v in schema_json.items() if k != "fields"}) or b"")
+        if shell is None:
+            return None
+        known_fields = shell.fields
+        names: set[str] = set()
+        ours: set[str] = {shell.fullname}
+        theirs: set[str] = {shell.avro_fullname}
+        deepest = 0
+        layouts: list[FieldLayout] = []
+        for fld in fields:
+            if type(fld) is not dict:
+                return None
+            key = _marshal(fld)
+            if key is None:
+                return None
+            layout = known_fields.get(key)
+            if layout is None:
+                layout = _field_layout(fld, shell, source)
+                if layout is None:
+                    return None
+                known_fields[key] = layout
+            if layout.name in names:
+                return None
+            names.add(layout.name)
+            if layout.defines:
+                if not ours.isdisjoint(layout.defines) or not theirs.isdisjoint(layout.defines_avro):
+                    return None
+                ours |= layout.defines
+                theirs |= layout.defines_avro
+            deepest = max(deepest, layout.depth)
+            layouts.append(layout)
+        if deepest + 2 > MAX_NESTING:  # the record and its "fields" list hold each field two levels down
+            return None
+        return Schema(schema_json, None, source, layout=RecordLayout(shell, layouts))
+
+    def learn(self, schema_json: Any, parsed: avro.schema.Schema) -> bool:
+        """Remember the record part of a version just checked in full; True if it was new and may be used."""
+        if type(schema_json) is not dict or schema_json.get("type") != "record":
+            return False
+        if not isinstance(parsed, avro.schema.RecordSchema):
+            return False
+        part = {k: v for k, v in schema_json.items() if k != "fields"}
+        key = _marshal(part)
+        if key is None or key in self.shells:
+            return False
+        try:
+            record = avro.schema.make_avsc_object({**part, "fields": []}, avro.schema.Names())
+        except Exception:  # cannot be: the whole record parsed; then just not remembered
+            return False
+        name = part.get("name")
+        if not isinstance(record, avro.schema.RecordSchema) or not isinstance(name, str):
+            return False
+        if record.fullname is None or _primitive_basename(record.fullname):
+            # The avro package looks a primitive type's name up in the namespace first ("ns.string"): a type
+            # named after a primitive changes what other fields mean. Checked whole, every time.
+            return False
+        fullname = _Checker.fullname(name, part.get("namespace"))
+        self.shells[key] = RecordShell(
+            record=record,
+            fullname=fullname,
+            avro_fullname=record.fullname,
+            own_namespace=fullname.rpartition(".")[0] or None,
+            avro_space=avro.name.Name(name, part.get("namespace"), None).space,
+        )
+        return True
+
+
+def _marshal(value: Any) -> bytes | None:
+    """The exact bytes of a JSON value (types kept apart: 1, 1.0 and true differ), or None if it cannot be had."""
+    try:
+        return marshal.dumps(value, 2)  # version 2: no back-references, so equal values give equal bytes
+    except (ValueError, TypeError):
+        return None
+
+
+def _primitive_basename(fullname: str) -> bool:
+    return fullname.rpartition(".")[2] in PRIMITIVES
+
+
+def _field_layout(fld: dict[str, Any], shell: RecordShell, source: str) -> FieldLayout | None:
+    """Check and parse one field on its own in ``shell``'s namespace; None unless it is sound and self-contained."""
+    name = fld.get("name")
+    if not isinstance(name, str) or "type" not in fld:
+        return None
+    depth = nesting_depth(fld, MAX_NESTING)  # before anything recursive walks it
+    if depth + 2 > MAX_NESTING or not _names_no_other_type(fld["type"]):
+        return None
+    checker = _Checker(source)
+    if next(checker.check_field(fld, "", shell.own_namespace), None) is not None:
+        return None
+    names = avro.schema.Names(default_namespace=shell.avro_space)
+    try:
+        (parsed,) = avro.schema.RecordSchema.make_field_objects([fld], names)
+    except Exception:  # whatever the avro package refuses, the whole walk reports
+        return None
+    defines_avro = frozenset(names.names)
+    if any(_primitive_basename(n) for n in defines_avro):
+        return None
+    return FieldLayout(fld, name, parsed, depth, frozenset(checker.named), defines_avro)
+
+
+def _names_no_other_type(node: Any) -> bool:
+    """Whether a type, walked as :class:`_Checker` and the ``avro`` package walk it, names only primitive types.
+
+    Such a type means the same wherever it stands (only the names it defines can clash).
+    """
+    if isinstance(node, str):
+        return node in PRIMITIVES
+    if isinstance(node, list):
+        return all(_names_no_other_type(branch) for branch in node)
+    if not isinstance(node, dict):
+        return True  # not a schema at all: the structural check refuses it
+    kind = node.get("type")
+    if kind in ("record", "error"):
+        fields = node.get("fields")
+        if not isinstance(fields, list):
+            return True
+        return all(_names_no_other_type(f.get("type")) for f in fields if isinstance(f, dict))
+    if kind in ("enum", "fixed"):
+        return True
+    if kind == "array":
+        return _names_no_other_type(node.get("items"))
+    if kind == "map":
+        return _names_no_other_type(node.get("values"))
+    return _names_no_other_type(kind)
 
 
 def check_schema(schema_json: Any, source: str = "<schema>") -> Iterator[Problem]:
@@ -193,14 +436,7 @@ class _Checker:
                 if fld["name"] in names:
                     yield self.problem(f"{at}/name", f"field {fld['name']!r} appears twice")
                 names.add(fld["name"])
-                if "type" not in fld:
-                    yield self.problem(at, f'field {fld["name"]!r} has no "type"')
-                    continue
-                yield from self.check(fld["type"], f"{at}/type", own_namespace)
-                if "default" in fld:
-                    error = self.default_error(fld["type"], fld["default"], own_namespace)
-                    if error:
-                        yield self.problem(f"{at}/default", f"field {fld['name']!r}: {error}")
+                yield from self.check_field(fld, at, own_namespace)
         elif kind == "enum":
             symbols = node.get("symbols")
             if not isinstance(symbols, list) or not all(isinstance(s, str) for s in symbols):
@@ -214,6 +450,17 @@ class _Checker:
             if not isinstance(size, int) or isinstance(size, bool) or size < 0:
                 yield self.problem(pointer, 'a fixed needs a non-negative integer "size"')
             yield from self.check_logical(node, pointer)
+
+    def check_field(self, fld: dict[str, Any], at: str, own_namespace: str | None) -> Iterator[Problem]:
+        """The problems of one named field of a record (at pointer ``at``): its type, then its default."""
+        if "type" not in fld:
+            yield self.problem(at, f'field {fld["name"]!r} has no "type"')
+            return
+        yield from self.check(fld["type"], f"{at}/type", own_namespace)
+        if "default" in fld:
+            error = self.default_error(fld["type"], fld["default"], own_namespace)
+            if error:
+                yield self.problem(f"{at}/default", f"field {fld['name']!r}: {error}")
 
     def check_logical(self, node: dict[str, Any], pointer: str) -> Iterator[Problem]:
         # An invalid logical type (a decimal with no valid precision, say) is not an error: the Avro

@@ -37,7 +37,7 @@ from versioning.compatibility.reference import (
     check_compatibility,
     name_incompatibilities,
 )
-from versioning.schema import PRIMITIVES, Schema
+from versioning.schema import PRIMITIVES, FieldLayout, RecordLayout, Schema
 
 
 @dataclass
@@ -88,6 +88,8 @@ class CompatibilityChecker:
 
     def __init__(self) -> None:
         self._shapes: dict[int, tuple[Schema, _Shape | None]] = {}
+        self._layout_fields: dict[FieldLayout, tuple[list[str], str | None]] = {}
+        """Per distinct field of records proven field by field: its aliases and type key."""
         self._fields: dict[tuple[str, str], list[Found]] = {}
         self._history = _History()
 
@@ -129,8 +131,7 @@ class CompatibilityChecker:
         shape = self._shape(new)
         if not history.usable or shape is None or shape.opaque:
             return False
-        parsed = new.parsed
-        assert isinstance(parsed, A.RecordSchema)
+        parsed = _record(new)
         total = len(history.schemas)
         if mode.backward:
             # The new version reads what each earlier one wrote.
@@ -189,8 +190,7 @@ class CompatibilityChecker:
             if shape is None or shape.opaque:
                 history.usable = False
                 continue
-            parsed = schema.parsed
-            assert isinstance(parsed, A.RecordSchema)
+            parsed = _record(schema)
             history.records.setdefault(
                 (parsed.name, parsed.fullname, parsed.namespace or "", tuple(aliases_of(parsed))), parsed
             )
@@ -214,8 +214,7 @@ class CompatibilityChecker:
     def _records(self, reader: Schema, reader_shape: _Shape, writer: Schema, writer_shape: _Shape) -> list[Found]:
         # The reference's _resolve for two records: names, then the reader's fields in order. Only fields not
         # written with the very same type need a look.
-        r, w = reader.parsed, writer.parsed
-        assert isinstance(r, A.RecordSchema) and isinstance(w, A.RecordSchema)
+        r, w = _record(reader), _record(writer)
         found: list[Found] = list(name_incompatibilities(r, w, ""))
         changed = reader_shape.typed_names - writer_shape.typed_names
         by_name = writer_shape.by_name
@@ -254,24 +253,50 @@ class CompatibilityChecker:
         known = self._shapes.get(id(schema))
         if known is not None and known[0] is schema:
             return known[1]
-        parsed = schema.parsed
         shape: _Shape | None = None
-        if isinstance(parsed, A.RecordSchema):
-            namespace = parsed.namespace or ""
-            fields = list(parsed.fields)
-            by_name: dict[str, int] = {}
-            for i, f in enumerate(fields):
-                by_name.setdefault(f.name, i)
-            keys = [_field_key(f["type"], namespace) for f in schema.fields]
-            shape = _Shape(fields, by_name, [aliases_of(f) for f in fields], keys)
-            typed: set[tuple[str, str]] = set()
-            for i, (f, key) in enumerate(zip(fields, keys, strict=True)):
-                if key is not None and self._reads_itself(f, key):
-                    typed.add((f.name, key))
-                else:
-                    shape.opaque.append(i)
-            shape.typed_names = frozenset(typed)
+        if schema.layout is not None:
+            shape = self._layout_shape(schema.layout)
+        else:
+            parsed = schema.parsed
+            if isinstance(parsed, A.RecordSchema):
+                namespace = parsed.namespace or ""
+                fields = list(parsed.fields)
+                keys = [_field_key(f["type"], namespace) for f in schema.fields]
+                shape = self._make_shape(fields, [aliases_of(f) for f in fields], keys)
         self._shapes[id(schema)] = (schema, shape)
+        return shape
+
+    def _layout_shape(self, layout: RecordLayout) -> _Shape:
+        """The shape of a record proven sound field by field: each distinct field is worked out once."""
+        namespace = layout.shell.record.namespace or ""
+        known = self._layout_fields
+        fields: list[A.Field] = []
+        aliases: list[list[str]] = []
+        keys: list[str | None] = []
+        for field_layout in layout.fields:
+            found = known.get(field_layout)
+            if found is None:
+                found = known[field_layout] = (
+                    aliases_of(field_layout.field),
+                    _field_key(field_layout.json["type"], namespace),
+                )
+            fields.append(field_layout.field)
+            aliases.append(found[0])
+            keys.append(found[1])
+        return self._make_shape(fields, aliases, keys)
+
+    def _make_shape(self, fields: list[A.Field], aliases: list[list[str]], keys: list[str | None]) -> _Shape:
+        by_name: dict[str, int] = {}
+        for i, f in enumerate(fields):
+            by_name.setdefault(f.name, i)
+        shape = _Shape(fields, by_name, aliases, keys)
+        typed: set[tuple[str, str]] = set()
+        for i, (f, key) in enumerate(zip(fields, keys, strict=True)):
+            if key is not None and self._reads_itself(f, key):
+                typed.add((f.name, key))
+            else:
+                shape.opaque.append(i)
+        shape.typed_names = frozenset(typed)
         return shape
 
     def _reads_itself(self, field_: A.Field, key: str) -> bool:
@@ -281,6 +306,15 @@ class CompatibilityChecker:
             relative = Walker().walk(field_.type, field_.type, "")
             self._fields[(key, key)] = relative
         return not relative
+
+
+def _record(schema: Schema) -> A.RecordSchema:
+    """A record schema's own name, namespace and aliases (all the name checks read), parsed or from its layout."""
+    if schema.layout is not None:
+        return schema.layout.shell.record
+    parsed = schema.parsed
+    assert isinstance(parsed, A.RecordSchema)
+    return parsed
 
 
 def _field_key(type_json: Any, namespace: str) -> str | None:

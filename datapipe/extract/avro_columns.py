@@ -18,15 +18,24 @@ import os
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+try:
+    # ISA-L's deflate writes the same raw deflate format about five times faster than zlib at its fastest level
+    # (and a little smaller): the difference between a deflate thread that keeps up and one that does not.
+    from isal import isal_zlib as deflate
+except ImportError:  # an image built without it still writes the same format, more slowly
+    deflate = zlib  # type: ignore[no-redef,assignment]
+
 MAGIC = b"Obj\x01"
 DEFLATE_LEVEL = 1
-"""zlib level of the blocks: the fastest. BigQuery decompresses any level; the files are staging files."""
+"""Level of the blocks: ISA-L's fastest that still looks for matches (zlib's 1 when ISA-L is missing). BigQuery
+decompresses any level; the files are staging files."""
 
 
 @dataclass(frozen=True)
@@ -70,11 +79,14 @@ class AvroColumnWriter:
     """Writes an Avro container file to ``stream`` from batches of Arrow columns (:meth:`write`).
 
     With ``background=True`` each block is deflated and written by a worker thread while the caller encodes the
-    next one (zlib releases the GIL): at most one block is in flight, and :meth:`close` waits for it. A failure of
-    that write is raised by the next :meth:`write` or by :meth:`close`."""
+    next one (both deflates release the GIL): at most one block is in flight, and :meth:`close` waits for it. A
+    failure of that write is raised by the next :meth:`write` or by :meth:`close`. ``codec`` is the deflate module
+    (:data:`deflate`: ISA-L's, or zlib's when ISA-L is not installed)."""
 
-    def __init__(self, stream: BinaryIO, schema: dict[str, Any], *, background: bool = False) -> None:
+    def __init__(self, stream: BinaryIO, schema: dict[str, Any], *, background: bool = False,
+                 codec: ModuleType = deflate) -> None:
         self.stream = stream
+        self.codec = codec
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="datapipe-avro-block") if background else None
         self._pending: Future[None] | None = None
         self.fields = schema["fields"]
@@ -117,7 +129,7 @@ class AvroColumnWriter:
             pending.result()
 
     def _emit(self, rows: int, data: np.ndarray) -> None:
-        compressor = zlib.compressobj(DEFLATE_LEVEL, zlib.DEFLATED, -15)
+        compressor = self.codec.compressobj(DEFLATE_LEVEL, self.codec.DEFLATED, -15)  # raw deflate, as Avro says
         block = compressor.compress(data.data) + compressor.flush()
         self.stream.write(_long(rows) + _long(len(block)) + block + self.sync)
 

@@ -31,7 +31,7 @@ import json
 import os
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +41,7 @@ import fastavro
 from fastavro.read import HEADER_SCHEMA, MAGIC, SYNC_SIZE
 
 from versioning.datafiles.atomic import atomic_output
-from versioning.datafiles.avro_container import block_byte_limit, inflate_block
+from versioning.datafiles.avro_container import block_byte_limit, read_blocks
 from versioning.datafiles.avro_types import AvroSchema, Node
 from versioning.datafiles.errors import DataFileError
 from versioning.registry import VERSION_FIELD, Subject
@@ -527,23 +527,6 @@ def _read_header(handle: BinaryIO, source: AvroSchema) -> _Header:
     return _Header(codec, header["sync"], schema)
 
 
-def _file_long(handle: BinaryIO) -> int | None:
-    """A varint long from the file; None at a clean end of file, :class:`_Corrupt` if it stops half-way."""
-    first = handle.read(1)
-    if not first:
-        return None
-    raw = bytearray(first)
-    while raw[-1] & 0x80 and len(raw) < 10:
-        more = handle.read(1)
-        if not more:
-            raise _Corrupt("the file ends inside a block header; it is truncated")
-        raw += more
-    try:
-        return _long(bytes(raw), 0)[0]
-    except (_Corrupt, IndexError) as exc:
-        raise _Corrupt(f"a block header is not a valid varint ({exc})") from None
-
-
 # --- the upgrade --------------------------------------------------------------------------------------------------
 
 
@@ -631,7 +614,9 @@ class ByteUpgrade:
         records = 0
         with ThreadPoolExecutor(max_workers=COMPRESSION_THREADS) as pool:
             pending: deque[tuple[int, Future[bytes]]] = deque()
-            for count, data in _read_blocks(handle, size, header, source, limit):
+            for _, count, data in read_blocks(
+                source, handle, codec=header.codec, sync=header.sync, size=size, limit=limit
+            ):
                 block = self._walk(data, count, source, records)
                 records += count
                 if count and header.codec == "deflate":
@@ -660,46 +645,10 @@ class ByteUpgrade:
         )
 
 
-def _read_blocks(handle: BinaryIO, size: int, header: _Header, source: Path, limit: int) -> Iterator[tuple[int, bytes]]:
-    """Each block's record count and (decompressed) data, checked against the header's sync marker."""
-    records = 0
-    while True:
-        offset = handle.tell()
-        try:
-            count = _file_long(handle)
-            if count is None:
-                return
-            length = _file_long(handle)
-            if length is None:
-                raise _Corrupt("the file ends inside a block header; it is truncated")
-            if count < 0 or length < 0:
-                raise _Corrupt(f"a block header gives {count} records of {length} bytes")
-            if length + SYNC_SIZE > size - handle.tell():
-                raise _Corrupt(f"the block of {length} bytes runs past the end of the file; it is truncated")
-            if header.codec == "null" and length > limit:
-                raise _Corrupt(f"the block of {length} bytes is larger than the --max-block-bytes limit ({limit})")
-            raw = handle.read(length)
-            data = _inflate(raw, limit) if header.codec == "deflate" else raw
-            if handle.read(SYNC_SIZE) != header.sync:
-                raise _Corrupt("the sync marker after the block differs from the header's; the file is corrupt")
-        except _Corrupt as exc:
-            raise DataFileError(source, f"block at byte {offset}: {exc}", position=records + 1) from None
-        yield count, data
-        records += count
-
-
 def _write_block(out: BinaryIO, count: int, body: bytes, sync: bytes) -> None:
     out.write(_zigzag(count) + _zigzag(len(body)))
     out.write(body)
     out.write(sync)
-
-
-def _inflate(raw: bytes, limit: int) -> bytes:
-    """A deflate block's data, inflated no further than ``limit`` bytes; the stream must be complete."""
-    try:
-        return inflate_block("deflate", raw, limit)
-    except ValueError as exc:
-        raise _Corrupt(str(exc)) from None
 
 
 def upgrade_avro_bytes(

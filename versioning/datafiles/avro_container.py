@@ -151,8 +151,10 @@ def read_container(
     decode = fastavro.schemaless_reader
     writer = header.writer_schema
     record_number = 0
-    done = [0]  # records before the current block, for the framing's messages
-    for offset, count, data in _blocks(path, handle, header, size, limit, done):
+    blocks = read_blocks(
+        path, handle, codec=header.codec, sync=header.sync, size=size, limit=limit, zero_width=header.zero_width
+    )
+    for offset, count, data in blocks:
         buffer = io.BytesIO(data)
         for _ in range(count):
             try:
@@ -179,7 +181,6 @@ def read_container(
                     position=record_number,
                 )
             yield record
-        done[0] = record_number
         if buffer.tell() != len(data):
             raise DataFileError(
                 path,
@@ -189,10 +190,19 @@ def read_container(
             )
 
 
-def _blocks(
-    path: Path, handle: BinaryIO, header: ContainerHeader, size: int, limit: int, done: list[int]
+def read_blocks(
+    path: Path, handle: BinaryIO, *, codec: str, sync: bytes, size: int, limit: int, zero_width: bool = True
 ) -> Iterator[tuple[int, int, bytes]]:
-    inflate = _INFLATERS[header.codec]
+    """Each block of an open container file, positioned after its header: ``(offset, count, data)``, the data
+    inflated no further than ``limit`` bytes.
+
+    The framing is checked before a block is handed out: its declared count and size, that it lies within the
+    file's ``size``, the codec's stream, and the sync marker after it. ``zero_width`` says a record may take no
+    bytes (else a count larger than the data is refused). A problem is a :class:`DataFileError` naming the
+    block's byte offset and the first record it holds.
+    """
+    inflate = _INFLATERS[codec]
+    records = 0
     while True:
         offset = handle.tell()
         try:
@@ -206,21 +216,22 @@ def _blocks(
                 raise _Corrupt(f"the block header declares {count} records of {length} bytes")
             if length + SYNC_SIZE > size - handle.tell():
                 raise _Corrupt(f"the block of {length} bytes runs past the end of the file; it is truncated")
-            if header.codec == "null" and length > limit:
+            if codec == "null" and length > limit:
                 raise _Corrupt(_too_big(length, limit))
             data = inflate(handle.read(length), limit)
-            if count > len(data) and not header.zero_width:
+            if count > len(data) and not zero_width:
                 raise _Corrupt(f"the block declares {count} records in {len(data)} bytes; the file is corrupt")
-            if handle.read(SYNC_SIZE) != header.sync:
+            if handle.read(SYNC_SIZE) != sync:
                 raise _Corrupt("the sync marker after the block differs from the header's; the file is corrupt")
         except _Corrupt as exc:
             raise DataFileError(
                 path,
                 f"cannot be read as Avro (block at byte {offset}: {exc}); the file is truncated or corrupt, "
                 "restore it from its source",
-                position=done[0] + 1,
+                position=records + 1,
             ) from None
         yield offset, count, data
+        records += count
 
 
 def _too_big(size: int, limit: int) -> str:

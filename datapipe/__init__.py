@@ -7,8 +7,9 @@ Public API::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from versioning.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from datapipe.config import Cloud, LoadMode, MigrationConfig, Project, UnconstrainedNumber, load_project
@@ -18,8 +19,7 @@ if TYPE_CHECKING:
     from datapipe.project_init import init_project
     from datapipe.schema_generation import GeneratedSchema, generate_schema
 
-# Names are imported when first used (PEP 562), so a command line that needs one submodule, or only
-# --help, does not pay for the whole library at start-up.
+# Names are imported when first used (versioning.lazy_exports).
 _EXPORTS: dict[str, str] = {
     "Cloud": "datapipe.config",
     "LoadMode": "datapipe.config",
@@ -40,14 +40,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "Cloud",

@@ -8,8 +8,9 @@ public API.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from versioning.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from versioning.compatibility import (
@@ -33,8 +34,7 @@ if TYPE_CHECKING:
     from versioning.registry import IncompatibleSchemaError, Registry, Subject
     from versioning.schema import Schema, parse_schema, read_schema_file
 
-# Names are imported when first used (PEP 562), so a command line that needs one submodule, or only
-# --help, does not pay for the whole library at start-up.
+# Names are imported when first used (versioning.lazy_exports).
 _EXPORTS: dict[str, str] = {
     "Compatibility": "versioning.compatibility",
     "CompatibilityResult": "versioning.compatibility",
@@ -59,14 +59,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "Compatibility",

@@ -231,7 +231,6 @@ class ParseMemo:
         names: set[str] = set()
         ours: set[str] = {shell.fullname}
         theirs: set[str] = {shell.avro_fullname}
-        deepest = 0
         layouts: list[FieldLayout] = []
         for fld in fields:
             if type(fld) is not dict:
@@ -253,10 +252,7 @@ class ParseMemo:
                     return None
                 ours |= layout.defines
                 theirs |= layout.defines_avro
-            deepest = max(deepest, layout.depth)
             layouts.append(layout)
-        if deepest + 2 > MAX_NESTING:  # the record and its "fields" list hold each field two levels down
-            return None
         return Schema(schema_json, None, source, layout=RecordLayout(shell, layouts))
 
     def learn(self, schema_json: Any, parsed: avro.schema.Schema) -> bool:
@@ -309,6 +305,7 @@ def _field_layout(fld: dict[str, Any], shell: RecordShell, source: str) -> Field
     if not isinstance(name, str) or "type" not in fld:
         return None
     depth = nesting_depth(fld, MAX_NESTING)  # before anything recursive walks it
+    # The record and its "fields" list hold the field two levels down; the record part was within the limit.
     if depth + 2 > MAX_NESTING or not _names_no_other_type(fld["type"]):
         return None
     checker = _Checker(source)

@@ -258,7 +258,7 @@ class CompatibilityChecker:
             shape = self._layout_shape(schema.layout)
         else:
             parsed = schema.parsed
-            if isinstance(parsed, A.RecordSchema):
+            if isinstance(parsed, A.RecordSchema) and not _names_a_type_like_a_primitive(schema.json):
                 namespace = parsed.namespace or ""
                 fields = list(parsed.fields)
                 keys = [_field_key(f["type"], namespace) for f in schema.fields]
@@ -315,6 +315,29 @@ def _record(schema: Schema) -> A.RecordSchema:
     parsed = schema.parsed
     assert isinstance(parsed, A.RecordSchema)
     return parsed
+
+
+def _names_a_type_like_a_primitive(node: Any) -> bool:
+    """Whether a schema defines a type named like a primitive (``ns.string``).
+
+    The ``avro`` package then reads a plain ``"string"`` in that namespace as the named type, so a type's text
+    no longer says what it is: such a record is walked whole, as the reference walks it.
+    """
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            name = item.get("name")
+            if (
+                isinstance(name, str)
+                and item.get("type") in ("record", "error", "enum", "fixed")
+                and name.rpartition(".")[2] in PRIMITIVES
+            ):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _field_key(type_json: Any, namespace: str) -> str | None:

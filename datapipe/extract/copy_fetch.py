@@ -1,9 +1,10 @@
 """PostgreSQL rows fetched as columns: ``COPY (SELECT ...) TO STDOUT`` in CSV, parsed in batches by Arrow.
 
 psycopg builds a Python object per value; at a million rows that alone costs more than the whole budget of an
-extraction. Here the server writes CSV, psycopg hands over its bytes, and ``pyarrow.csv``'s streaming reader parses
-them straight into typed Arrow columns (one batch per block of :data:`BLOCK_BYTES`, so memory stays bounded
-whatever the table size). The columns then go to the Avro block writer unchanged.
+extraction. Here the server writes CSV, psycopg hands over its bytes, and a thread of its own gathers them into
+blocks of whole rows (:data:`BLOCK_BYTES`) and has ``pyarrow.csv`` parse each straight into typed Arrow columns,
+while the caller encodes the previous block: at most a few blocks are held, whatever the table size. The columns
+then go to the Avro block writer unchanged.
 
 Only the types whose CSV text Arrow parses to exactly the value the reference path (psycopg objects through
 :mod:`datapipe.extract.values`) gives take this path; :func:`plan` returns ``None`` for any other table, which then
@@ -24,7 +25,9 @@ takes the reference path. How exactness is kept:
 
 from __future__ import annotations
 
-import io
+import contextlib
+import queue
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -37,7 +40,8 @@ import sqlalchemy as sa
 from datapipe.extract.avro_columns import arrow_type
 
 BLOCK_BYTES = 4 << 20
-"""CSV bytes parsed per batch (about 25,000 rows of a 12-column table): the bound on what is held in memory."""
+"""CSV bytes parsed per batch (about 25,000 rows of a 12-column table): with the blocks in flight (one being read,
+one parsed and waiting, one being encoded, one being deflated), the bound on what is held in memory."""
 
 SESSION = (
     "SET LOCAL TimeZone = 'UTC'",
@@ -107,81 +111,110 @@ def plan(columns: list[sa.Column[Any]], fields: list[dict[str, Any]]) -> list[_C
     return planned
 
 
-class _CopyStream(io.RawIOBase):
-    """The bytes of a COPY in progress as a readable stream (psycopg hands them over a row at a time)."""
+class _Blocks:
+    """The COPY read and parsed in a thread of its own, one block at a time, while the caller encodes the previous
+    one: :meth:`get` returns the next ``(arrays, rows)``, ``None`` at the end, or raises what the thread raised.
 
-    def __init__(self, copy: Any) -> None:
-        super().__init__()
+    The thread holds at most one parsed block waiting (a queue of one) and the block it is reading: memory stays
+    bounded by a few blocks whatever the table size. (``pyarrow.csv``'s streaming reader, used before, reads its
+    input ahead on Arrow's I/O thread without such a bound: with the Avro side slower than the server, it held
+    dozens of blocks.) PostgreSQL sends each row of a COPY in a message of its own, so a block of whole messages
+    is a block of whole rows, quoted newlines included: each is parsed on its own."""
+
+    _END = object()
+
+    def __init__(self, copy: Any, columns: list[_Column], block_bytes: int) -> None:
         self._copy = copy
-        self._buffer = bytearray()
-        self._done = False
+        self._columns = columns
+        self._block_bytes = block_bytes
+        names = [c.name for c in columns]
+        # Quoted newlines only come from text columns; without any, Arrow splits a block faster.
+        texts = any(c.parse_as in (pa.string(), pa.large_string()) for c in columns)
+        self._parse_options = pacsv.ParseOptions(newlines_in_values=texts)
+        self._convert_options = pacsv.ConvertOptions(
+            column_types={c.name: c.parse_as for c in columns}, null_values=[""], strings_can_be_null=True,
+            quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"],
+        )
+        self._names = names
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="datapipe-copy-fetch", daemon=True)
+        self._thread.start()
 
-    def readable(self) -> bool:
-        return True
+    def get(self) -> tuple[list[pa.Array], int] | None:
+        item = self._queue.get()
+        if item is self._END:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item  # type: ignore[no-any-return]
 
-    def read(self, size: int = -1) -> bytes:
-        buffer = self._buffer
-        while not self._done and (size < 0 or len(buffer) < size):
-            data = self._copy.read()
-            if not data:
-                self._done = True
-                break
-            buffer += data
-        if size < 0 or size >= len(buffer):
-            out = bytes(buffer)
-            buffer.clear()
-        else:
-            out = bytes(buffer[:size])
-            del buffer[:size]
-        return out
+    def stop(self) -> None:
+        """Stop the thread and wait for it: the connection is the caller's again."""
+        self._stopping = True
+        while self._thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                self._queue.get_nowait()  # unblock a put
+            self._thread.join(0.05)
 
-    def empty(self) -> bool:
-        """Whether the COPY sent no row at all (Arrow refuses an empty CSV)."""
-        if not self._buffer and not self._done:
-            data = self._copy.read()
-            if data:
-                self._buffer += data
-            else:
-                self._done = True
-        return not self._buffer
+    def _run(self) -> None:
+        try:
+            read = self._copy.read
+            size = self._block_bytes
+            while not self._stopping:
+                block = bytearray()
+                while len(block) < size and (data := read()):
+                    block += data
+                if not block:
+                    break
+                if not self._put(self._parse(block)):
+                    return
+            self._put(self._END)
+        except BaseException as error:  # re-raised by get() in the caller's thread
+            self._put(error)
 
-    def readinto(self, target: Any) -> int:
-        data = self.read(len(target))
-        target[: len(data)] = data
-        return len(data)
+    def _put(self, item: Any) -> bool:
+        while not self._stopping:
+            try:
+                self._queue.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _parse(self, block: bytearray) -> tuple[list[pa.Array], int]:
+        # One read of the whole block: the block size given to Arrow is larger than the block.
+        read_options = pacsv.ReadOptions(column_names=self._names, block_size=len(block) + 1, use_threads=False)
+        try:
+            table = pacsv.read_csv(pa.py_buffer(block), read_options=read_options,
+                                   parse_options=self._parse_options, convert_options=self._convert_options)
+            arrays = [_finish(column, _single(table.column(index))) for index, column in enumerate(self._columns)]
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError, ArithmeticError) as error:
+            raise NotExact(str(error)) from None
+        return arrays, table.num_rows
 
 
-def batches(dbapi_connection: Any, select_sql: str, columns: list[_Column]) -> Any:
+def _single(column: pa.ChunkedArray) -> pa.Array:
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
+def batches(dbapi_connection: Any, select_sql: str, columns: list[_Column], *,
+            block_bytes: int | None = None) -> Any:
     """Yield ``(arrays, rows)`` for the rows of ``select_sql``, each array typed as the Avro writer expects.
 
     Raises :class:`NotExact` (the COPY abandoned, the transaction rolled back) on a value not carried exactly."""
-    names = [c.name for c in columns]
-    # Serial: the threaded reader reads blocks ahead of the writer, which is the slower side, so it would hold more
-    # of the table than one block.
-    read_options = pacsv.ReadOptions(column_names=names, block_size=BLOCK_BYTES, use_threads=False)
-    # Quoted newlines only come from text columns; without any, Arrow splits blocks faster.
-    texts = any(c.parse_as in (pa.string(), pa.large_string()) for c in columns)
-    parse_options = pacsv.ParseOptions(newlines_in_values=texts)
-    convert_options = pacsv.ConvertOptions(
-        column_types={c.name: c.parse_as for c in columns}, null_values=[""], strings_can_be_null=True,
-        quoted_strings_can_be_null=False, true_values=["t"], false_values=["f"],
-    )
     cursor = dbapi_connection.cursor()
     try:
         for statement in SESSION:
             cursor.execute(statement)
         with cursor.copy(f"COPY ({select_sql}) TO STDOUT WITH (FORMAT csv)") as copy:
-            stream = _CopyStream(copy)
-            if stream.empty():
-                return
+            blocks = _Blocks(copy, columns, BLOCK_BYTES if block_bytes is None else block_bytes)
             try:
-                reader = pacsv.open_csv(stream, read_options=read_options,
-                                        parse_options=parse_options, convert_options=convert_options)
-                for batch in reader:
-                    arrays = [_finish(column, batch.column(index)) for index, column in enumerate(columns)]
-                    yield arrays, batch.num_rows
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError, ArithmeticError) as error:
-                raise NotExact(str(error)) from None
+                while (item := blocks.get()) is not None:
+                    yield item
+            finally:
+                # Before the COPY is left (and, on an error, cancelled by psycopg): the thread must be done with it.
+                blocks.stop()
     finally:
         cursor.close()
 

@@ -5,9 +5,12 @@ type the CSV path does not carry, or a value it cannot parse, is read (or refuse
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import struct
 import tempfile
+import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from hypothesis import strategies as st
 from datapipe.config import Project, load_project
 from datapipe.errors import ValueOverflowError
 from datapipe.extract import ExtractResult, copy_fetch, extract_table
-from datapipe.schema_generation import generate_schema
+from datapipe.schema_generation import SchemaFiles, generate_schema
 
 pytestmark = pytest.mark.postgres
 
@@ -119,10 +122,13 @@ def test_should_read_postgresql_edge_values_through_copy_exactly(
             assert same(value, got[name]), (name, value, got[name])
 
 
+# 4096: many blocks, cut between the COPY's messages, with quoted newlines near every cut.
+@pytest.mark.parametrize("block_bytes", [copy_fetch.BLOCK_BYTES, 4096])
 def test_should_write_the_same_files_content_as_the_reference_path(
-    edge: tuple[Project, sa.Engine, str], tmp_path: Path
+    edge: tuple[Project, sa.Engine, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int
 ) -> None:
     project, engine, schema = edge
+    monkeypatch.setattr(copy_fetch, "BLOCK_BYTES", block_bytes)
     rows = [{"id": n, "i": n if n % 3 else None, "sm": n % 100, "num": Decimal(n).scaleb(-10), "n18": None,
              "wide": Decimal(n) ** 3, "d8": n / 7, "f4": n / 3, "tstz": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
              + dt.timedelta(microseconds=n * 977), "ts": dt.datetime(1999, 1, 1) + dt.timedelta(seconds=n),
@@ -154,3 +160,86 @@ def test_should_leave_a_value_copy_cannot_parse_to_the_reference_path_which_refu
         extract_table(project, "edge", str(out))
     assert refused.value.column == column and "NaN" in refused.value.reason
     assert list(out.iterdir()) == []
+
+
+class CountingCopy:
+    """psycopg's own COPY object, counting the bytes the fetch thread has taken from it."""
+
+    def __init__(self, copy: Any) -> None:
+        self.copy = copy
+        self.taken = 0
+        self.longest = 0
+
+    def read(self) -> Any:
+        data = self.copy.read()
+        self.taken += len(data)
+        self.longest = max(self.longest, len(data))
+        return data
+
+
+def copy_plan(project: Project, engine: sa.Engine, schema: str) -> tuple[str, list[Any]]:
+    fields = json.loads(SchemaFiles.of(project, project.table("edge")).avsc.read_text())["fields"]
+    table = sa.Table("edge", sa.MetaData(), schema=schema, autoload_with=engine)
+    plan = copy_fetch.plan([table.c[f["name"]] for f in fields], fields)
+    assert plan is not None
+    return f"SELECT {', '.join(f['name'] for f in fields)} FROM {schema}.edge", plan
+
+
+def fill(engine: sa.Engine, schema: str, rows: int) -> None:
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            f"INSERT INTO {schema}.edge (id, sm, txt, d8, tstz) SELECT g, g %% 100, "
+            f"'row ' || g || E'\\n' || md5(g::text), g / 3.0, "
+            f"timestamptz '2020-01-01 UTC' + g * interval '1 ms' FROM generate_series(1, {rows}) g")
+
+
+def test_should_read_the_copy_at_most_three_blocks_ahead_of_a_slow_consumer(
+    edge: tuple[Project, sa.Engine, str]
+) -> None:
+    # The bound on memory: however far behind the Avro side falls, the fetch thread has taken at most the block
+    # being encoded, the one waiting in the queue and the one it holds (an unbounded queue would take the table).
+    project, engine, schema = edge
+    fill(engine, schema, 20_000)
+    sql, plan = copy_plan(project, engine, schema)
+    block = 4096
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        for statement in copy_fetch.SESSION:
+            cursor.execute(statement)
+        with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+            counting = CountingCopy(copy)
+            blocks = copy_fetch._Blocks(counting, plan, block)
+            try:
+                first = blocks.get()
+                assert first is not None
+                time.sleep(0.5)  # a slow encoder: the thread has long had the time to read on
+                taken_while_waiting = counting.taken
+                rows = first[1]
+                while (item := blocks.get()) is not None:
+                    rows += item[1]
+            finally:
+                blocks.stop()
+        connection.rollback()
+    finally:
+        connection.close()
+    assert rows == 20_000 and counting.taken > 100 * block
+    assert taken_while_waiting <= 3 * (block + counting.longest)
+
+
+def test_should_give_the_connection_back_when_the_consumer_stops_early(edge: tuple[Project, sa.Engine, str]) -> None:
+    project, engine, schema = edge
+    fill(engine, schema, 20_000)
+    sql, plan = copy_plan(project, engine, schema)
+    connection = engine.raw_connection()
+    try:
+        batches = copy_fetch.batches(connection.dbapi_connection, sql, plan, block_bytes=4096)
+        assert next(batches)[1] > 0
+        batches.close()  # as when writing the Avro file fails: the COPY is cancelled, the thread gone
+        assert not [t for t in threading.enumerate() if t.name == "datapipe-copy-fetch"]
+        connection.rollback()
+        cursor = connection.cursor()
+        cursor.execute(f"SELECT count(*) FROM {schema}.edge")
+        assert cursor.fetchone()[0] == 20_000
+    finally:
+        connection.close()

@@ -160,6 +160,21 @@ def deleted_condition(fields: list[dict[str, Any]], deleted_column: str) -> str:
     raise ValueError(f"column {field['name']!r} is {field['type']}, not a boolean, date or timestamp")
 
 
+PRUNE_FROM, PRUNE_TO = "merge_partitions_from", "merge_partitions_to"
+"""The script variables that hold the staging rows' lowest and highest partition column value."""
+
+
+def prune_declarations(staging: str, partition: str) -> list[str]:
+    """``DECLARE`` the range of the staging rows' partition column values (a BigQuery script declares its
+    variables first). The MERGE compares the target's partition column with these constants, which lets BigQuery
+    read only the partitions in that range, where a subquery in the join condition would read them all."""
+    column = quote(partition)
+    return [
+        f"DECLARE {PRUNE_FROM} DEFAULT (SELECT MIN({column}) FROM {staging})",
+        f"DECLARE {PRUNE_TO} DEFAULT (SELECT MAX({column}) FROM {staging})",
+    ]
+
+
 def merge_sql(
     target: str,
     staging: str,
@@ -167,17 +182,24 @@ def merge_sql(
     primary_keys: list[str],
     order_by: str | None,
     deleted: str | None = None,
+    prune_on: str | None = None,
 ) -> str:
     """MERGE the staging rows into the target on the primary keys; the latest row per key wins.
 
     The staging rows are deduplicated first (one per primary key, the highest ``order_by`` value), because a
     MERGE fails when two source rows match one target row. With ``deleted`` (a condition from
     :func:`deleted_condition`), a row marked deleted removes its key from the target and is never inserted.
+    With ``prune_on`` (the partition column, when its value never changes once a row exists), the MERGE reads
+    only the target rows whose partition value lies in the staging rows' range (the script variables of
+    :func:`prune_declarations`), or is NULL, as a row with a NULL partition value may be staged again.
     """
     columns = [quote(f["name"]) for f in fields]
     keys = [quote(k) for k in primary_keys]
     ordering = f"{quote(order_by)} DESC" if order_by else keys[0]
     on = " AND ".join(f"target.{k} = source.{k}" for k in keys)
+    if prune_on:
+        column = f"target.{quote(prune_on)}"
+        on += f"\n  AND ({column} BETWEEN {PRUNE_FROM} AND {PRUNE_TO} OR {column} IS NULL)"
     updates = ",\n    ".join(f"{c} = source.{c}" for c in columns if c not in keys)
     inserted = ",\n    ".join(columns)
     values = ",\n    ".join(f"source.{c}" for c in columns)

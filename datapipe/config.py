@@ -300,6 +300,11 @@ class TableSettings(_Model):
     """The columns that identify a row; default: the table's reflected primary key."""
     queue: str | None = None
     """The Celery queue for this table's extraction; defaults to ``airflow.queue``."""
+    partition_immutable: bool = False
+    """Incremental loads: the partition column's value never changes once a row exists (an order date, a
+    creation time). The MERGE then reads only the warehouse partitions in the staging rows' range instead of the
+    whole table. Leave it false for a last-modified time: an update moves a row to a newer partition, and a MERGE
+    limited to recent partitions would miss its older version and insert a duplicate."""
     deleted_column: str | None = None
     """Incremental loads: the source's soft-delete marker, a boolean (true = deleted) or a date/timestamp (set =
     deleted). The MERGE deletes a marked row from the warehouse and never inserts one. Without it, rows deleted
@@ -311,6 +316,11 @@ class TableSettings(_Model):
             raise ValueError(
                 "an incremental table needs `partition_column`: the column whose value selects each data "
                 "interval (e.g. the last-modified timestamp)"
+            )
+        if self.partition_immutable and self.load_mode is not LoadMode.INCREMENTAL:
+            raise ValueError(
+                "`partition_immutable` applies to incremental tables (it limits their MERGE); a full load replaces "
+                "the table; remove it"
             )
         return self
 

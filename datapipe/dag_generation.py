@@ -29,6 +29,7 @@ from datapipe.bigquery_sql import (
     deleted_condition,
     evolution_sql,
     merge_sql,
+    prune_declarations,
     schema_guard_sql,
     staging_expiration_sql,
     table_ref,
@@ -137,7 +138,7 @@ def render_dag(project: Project, table_name: str, config_file: str | None = None
         "table_description": avro.get("doc"),
         "merge_script": incremental_script(
             project, settings.key, avro, fields, primary_keys, partition,
-            _deleted(fields, settings.name, settings.deleted_column, shown_config),
+            _deleted(fields, settings.name, settings.deleted_column, shown_config), settings.partition_immutable,
         ) if incremental else "",
     }
     text = _environment().get_template(f"dag_{destination.cloud}.py.j2").render(values)
@@ -152,17 +153,21 @@ def incremental_script(
     primary_keys: list[str],
     partition: str | None,
     deleted: str | None = None,
+    prune: bool = False,
 ) -> str:
     """The BigQuery script of an incremental load: create the table if missing; apply the in-place changes of
     the schema versions since the last change BigQuery cannot make in place (each statement can run again);
-    stop with a message if the table still differs from the schema; MERGE the staging rows."""
+    stop with a message if the table still differs from the schema; MERGE the staging rows (with ``prune``, only
+    into the target partitions of the staging rows' range)."""
     destination = project.config.destination
     assert isinstance(destination, GcpDestination)
     target = table_ref(destination.project_id, destination.dataset, key)
     staging = table_ref(destination.project_id, destination.dataset, STAGING_TABLE_PREFIX + key)
     history = read_subject(project.registry_dir, key)
     version = f"v{history.latest}" if history is not None else "of schemas/" + key + ".avsc"
-    statements = [
+    prune_on = partition if prune and partition and _is_time(fields, partition) else None
+    statements = prune_declarations(staging, prune_on) if prune_on else []
+    statements += [
         staging_expiration_sql(staging, project.config.airflow.staging_expiration_hours),
         create_table_sql(target, fields, primary_keys, partition, avro.get("doc")),
     ]
@@ -173,7 +178,7 @@ def incremental_script(
         f"history once: trigger {dag_id} with the config {{\"full_history\": true}} (airflow dags trigger --conf)"
     )
     statements.append(schema_guard_sql(destination.project_id, destination.dataset, key, fields, version, fix))
-    statements.append(merge_sql(target, staging, fields, primary_keys, partition, deleted))
+    statements.append(merge_sql(target, staging, fields, primary_keys, partition, deleted, prune_on))
     return ";\n\n".join(statements) + ";\n"
 
 

@@ -137,3 +137,10 @@ def test_should_not_overwrite_an_existing_project(tmp_path: Path) -> None:
     init_project(tmp_path / "ventas", Cloud.GCP)
     with pytest.raises(ProjectExistsError):
         init_project(tmp_path / "ventas", Cloud.GCP)
+
+
+def test_should_refuse_partition_immutable_on_a_full_load(tmp_path: Path) -> None:
+    data = config_dict()
+    data["tables"][1]["partition_immutable"] = True  # VENTAS_DETALLE is a full load
+    [problem] = problems_of(write_config(tmp_path, data))
+    assert "tables[1]" in problem and "`partition_immutable` applies to incremental tables" in problem

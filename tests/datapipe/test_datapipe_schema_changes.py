@@ -77,8 +77,17 @@ class Warehouse:
 def to_postgres(script: str, database: str, dataset: str) -> list[str]:
     script = script.replace(f"`{database}`.`{dataset}`.INFORMATION_SCHEMA.COLUMNS", "information_schema.columns")
     statements = []
+    variables: dict[str, exp.Expression] = {}
     for statement in sqlglot.parse(script, read="bigquery"):
         assert statement is not None
+        if isinstance(statement, exp.Declare):  # a script variable: its default, inlined where it is used
+            for item in statement.expressions:
+                for name in item.this:
+                    variables[name.name] = item.args["default"]
+            continue
+        for column in list(statement.find_all(exp.Column)):
+            if not column.table and column.name in variables:
+                column.replace(variables[column.name].copy())
         if isinstance(statement, exp.Alter) and any(isinstance(a, exp.AlterSet) for a in statement.args["actions"]):
             continue  # SET OPTIONS (the staging table's expiration): a table option
         if isinstance(statement, exp.Create):
@@ -210,3 +219,49 @@ def test_should_stop_the_run_when_bigquery_cannot_change_the_table_in_place(
     assert f"does not match schema v2, and BigQuery cannot change it in place: {problem}" in message
     assert "Recreate it" in message and "full_history" in message
     assert [r["id"] for r in warehouse.rows()] == [1]  # nothing merged
+
+
+def test_should_merge_into_the_staged_partitions_only_when_the_partition_column_never_changes(
+    setup: tuple[Project, sa.Engine, str, Warehouse],
+) -> None:
+    """tables[].partition_immutable: the MERGE declares the staging rows' partition range first and matches only
+    target rows in it (or with no partition value), so BigQuery reads those partitions, not the whole table."""
+    project, _, _, warehouse = setup
+    data = project.config.model_dump(mode="json", by_alias=True)
+    data["tables"][0]["partition_immutable"] = True
+    project = load_project(write_config(project.root, data))
+    first_load(project, warehouse)  # id 1 in the partition of 2025-01-01
+    fields = fields_of(project)
+    warehouse.stage(fields, [{"id": 7, "cliente": "Old", "modificada": "2024-06-01 10:00"},
+                             {"id": 3, "cliente": "Sin fecha", "modificada": None}])
+    warehouse.run(merge_script(project))
+    script = merge_script(project)
+    assert script.startswith("DECLARE merge_partitions_from DEFAULT (SELECT MIN(`modificada`) FROM ")
+    assert "AND (target.`modificada` BETWEEN merge_partitions_from AND merge_partitions_to" in script
+
+    warehouse.stage(fields, [
+        {"id": 1, "cliente": "Ana María", "modificada": "2025-01-01 09:00"},  # in range: updated in place
+        {"id": 2, "cliente": "Luis", "modificada": "2025-01-03 12:00"},  # new
+        {"id": 3, "cliente": "Sin fecha 2", "modificada": None},  # no partition value: still matched
+    ])
+    warehouse.run(script)
+    warehouse.run(script)  # a rerun changes nothing
+    merged = [(r["id"], r["cliente"]) for r in warehouse.rows()]
+    assert merged == [(1, "Ana María"), (2, "Luis"), (3, "Sin fecha 2"), (7, "Old")]
+
+    # A row whose partition value changed breaks the promise: its old version lies outside the partitions read,
+    # so the MERGE inserts it again. BigQuery's unenforced key would keep both rows (the duplicate that the
+    # default, partition_immutable: false, prevents); PostgreSQL's enforced key refuses it, which shows here
+    # that the target was limited to the staged range.
+    warehouse.stage(fields, [{"id": 7, "cliente": "Moved", "modificada": "2025-01-02 08:00"}])
+    with pytest.raises(sa.exc.IntegrityError, match=r"Key \(id\)=\(7\) already exists"):
+        warehouse.run(script)
+
+
+def test_should_read_the_whole_table_by_default(setup: tuple[Project, sa.Engine, str, Warehouse]) -> None:
+    project, _, _, warehouse = setup
+    first_load(project, warehouse)
+    assert "DECLARE" not in merge_script(project) and "merge_partitions" not in merge_script(project)
+    warehouse.stage(fields_of(project), [{"id": 1, "cliente": "Ana María", "modificada": "2025-03-01 09:00"}])
+    warehouse.run(merge_script(project))
+    assert [(r["id"], r["cliente"]) for r in warehouse.rows()] == [(1, "Ana María")]

@@ -1,15 +1,20 @@
 """datapipe's extractor beside PostgreSQL's own ``COPY ... TO STDOUT`` on the same table, same server.
 
 Starts a PostgreSQL server the way the tests do (``tests/support/local_servers.py``), fills a 12-column table
-with generated rows, then measures, each in a fresh child process (so peak RSS is the extraction's own):
+with generated rows, then measures, each run in a fresh child process (so peak memory is the run's own):
 
 - ``COPY (SELECT ...) TO STDOUT``: psycopg reads every byte the server sends (text format), nothing else;
 - ``datapipe extract``: the same rows into Avro part files (deflate) under a temporary folder.
 
-Prints rows/s, the ratio of the extractor to COPY, and each child's peak RSS::
+The two take turns for ``--rounds`` rounds (which goes first alternates), so a burst of load from other work on the
+machine hits both. Prints every round (times, the ratio of the extractor's throughput to COPY's, each child's peak
+RSS as ``VmHWM`` from ``/proc/self/status``, the 1-minute load average when the round ended), then the median,
+lowest and highest ratio and how many rounds reached a third of COPY. Several ``--rows`` measure each size in turn
+on the same server (the table refilled), which shows whether peak memory follows the table::
 
-    .venv/bin/python -m benchmarks.extract_postgres                # 1,000,000 rows
-    .venv/bin/python -m benchmarks.extract_postgres --rows 200000
+    .venv/bin/python -m benchmarks.extract_postgres                          # 1,000,000 rows, 5 rounds
+    .venv/bin/python -m benchmarks.extract_postgres --rows 100000 --rounds 3
+    .venv/bin/python -m benchmarks.extract_postgres --rows 100000 1000000 2000000 --rounds 2
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,8 +45,15 @@ FILL = """INSERT INTO bench SELECT g, g %% 1000, g * 7, (g %% 100000) / 100.0, g
     md5(g::text), timestamp '2020-01-01' + g * interval '1 second', timestamptz '2020-01-01 UTC' + g * interval '1 ms',
     date '2020-01-01' + (g %% 3000), g %% 2 = 0, g / 7.0 FROM generate_series(1, %(rows)s) AS g"""
 
-COPY_CHILD = """
-import json, resource, sys, time, psycopg
+# ru_maxrss is not used: Linux carries the forking parent's high-water mark into a child's ru_maxrss across exec.
+PEAK = """
+def peak_kib():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+"""
+
+COPY_CHILD = PEAK + """
+import json, sys, time, psycopg
 url = sys.argv[1]
 with psycopg.connect(url) as connection, connection.cursor() as cursor:
     started = time.perf_counter()
@@ -49,11 +62,11 @@ with psycopg.connect(url) as connection, connection.cursor() as cursor:
         for block in copy:
             size += len(block)
     elapsed = time.perf_counter() - started
-print(json.dumps({"seconds": elapsed, "bytes": size, "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+print(json.dumps({"seconds": elapsed, "bytes": size, "rss_kib": peak_kib()}))
 """
 
-EXTRACT_CHILD = """
-import json, resource, sys, tempfile, time
+EXTRACT_CHILD = PEAK + """
+import json, sys, tempfile, time
 from datapipe.config import load_project
 from datapipe.extract import extract_table
 project = load_project(sys.argv[1])
@@ -62,7 +75,7 @@ with tempfile.TemporaryDirectory() as out:
     result = extract_table(project, "bench", out)
     elapsed = time.perf_counter() - started
 print(json.dumps({"seconds": elapsed, "rows": result.rows, "files": len(result.files), "fetch": result.fetch,
-                  "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                  "rss_kib": peak_kib()}))
 """
 
 
@@ -75,18 +88,13 @@ def child(code: str, *args: str, env: dict[str, str] | None = None) -> dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
+    parser.add_argument("--rounds", type=int, default=5)
     options = parser.parse_args()
 
     server = start_postgres()
     try:
         url = sa.make_url(server.url)
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.exec_driver_sql(TABLE_DDL)
-            connection.exec_driver_sql(FILL, {"rows": options.rows})
-            connection.exec_driver_sql("ANALYZE bench")
-        engine.dispose()
         with tempfile.TemporaryDirectory() as folder:
             config = Path(folder) / "config.yaml"
             config.write_text(yaml.safe_dump({
@@ -98,28 +106,55 @@ def main() -> None:
                 "tables": [{"name": "bench", "load_mode": "full"}],
             }))
             env = {**os.environ, "BENCH_PGUSER": url.username or "postgres"}
-            from datapipe.config import load_project
-            from datapipe.schema_generation import generate_schema
-
             os.environ["BENCH_PGUSER"] = env["BENCH_PGUSER"]
-            generate_schema(load_project(config), "bench")
             plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
-            copy = child(COPY_CHILD, plain, env=env)
-            extract = child(EXTRACT_CHILD, str(config), env=env)
+            for rows in options.rows:
+                fill(url, rows)
+                if rows == options.rows[0]:
+                    from datapipe.config import load_project
+                    from datapipe.schema_generation import generate_schema
+
+                    generate_schema(load_project(config), "bench")
+                measure(rows, options.rounds, plain, str(config), env)
     finally:
         server.stop()
 
-    rows = options.rows
-    if extract["rows"] != rows:
-        raise SystemExit(f"the extractor wrote {extract['rows']} rows, not {rows}")
-    copy_rate, extract_rate = rows / copy["seconds"], rows / extract["seconds"]
-    print(json.dumps({"rows": rows, "columns": 12}))
-    print(f"{'contender':<34} {'time':>8} {'rows/s':>12} {'vs COPY':>8} {'peak RSS':>10}")
-    print(f"{'PostgreSQL COPY ... TO STDOUT':<34} {copy['seconds']:>7.2f}s {copy_rate:>12,.0f} {1.0:>7.2f}x "
-          f"{copy['rss_kib'] / 1024:>8.0f} MiB")
-    label = f"datapipe extract ({extract['fetch']} fetch)"
-    print(f"{label:<34} {extract['seconds']:>7.2f}s {extract_rate:>12,.0f} "
-          f"{extract_rate / copy_rate:>7.2f}x {extract['rss_kib'] / 1024:>8.0f} MiB")
+
+def fill(url: sa.URL, rows: int) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE IF EXISTS bench")
+        connection.exec_driver_sql(TABLE_DDL)
+        connection.exec_driver_sql(FILL, {"rows": rows})
+        connection.exec_driver_sql("ANALYZE bench")
+    engine.dispose()
+
+
+def measure(rows: int, rounds: int, url: str, config: str, env: dict[str, str]) -> None:
+    print(json.dumps({"rows": rows, "columns": 12, "rounds": rounds, "cores": os.cpu_count()}))
+    print(f"{'round':>5} {'COPY':>8} {'extract':>8} {'vs COPY':>8} {'COPY RSS':>9} {'extract RSS':>12} "
+          f"{'load 1m':>8}  fetch")
+    ratios, peaks = [], []
+    for round_ in range(1, rounds + 1):
+        # Alternate which goes first, so neither always meets the machine as the other left it.
+        if round_ % 2:
+            copy = child(COPY_CHILD, url, env=env)
+            extract = child(EXTRACT_CHILD, config, env=env)
+        else:
+            extract = child(EXTRACT_CHILD, config, env=env)
+            copy = child(COPY_CHILD, url, env=env)
+        if extract["rows"] != rows:
+            raise SystemExit(f"the extractor wrote {extract['rows']} rows, not {rows}")
+        ratio = copy["seconds"] / extract["seconds"]  # throughput ratio: same rows
+        ratios.append(ratio)
+        peaks.append(extract["rss_kib"] / 1024)
+        print(f"{round_:>5} {copy['seconds']:>7.2f}s {extract['seconds']:>7.2f}s {ratio:>7.2f}x "
+              f"{copy['rss_kib'] / 1024:>6.0f} MiB {extract['rss_kib'] / 1024:>8.0f} MiB {os.getloadavg()[0]:>8.2f}  "
+              f"{extract['fetch']}", flush=True)
+    reached = sum(r >= 1 / 3 for r in ratios)
+    print(f"extract vs COPY at {rows:,} rows: median {statistics.median(ratios):.2f}x, lowest {min(ratios):.2f}x, "
+          f"highest {max(ratios):.2f}x; a third of COPY or more in {reached} of {len(ratios)} rounds; "
+          f"extract peak RSS {min(peaks):.0f}-{max(peaks):.0f} MiB\n", flush=True)
 
 
 if __name__ == "__main__":

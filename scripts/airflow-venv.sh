@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build (idempotently) the separate virtualenv .venv-airflow/ that the datapipe tests use to load the
-# generated DAGs in a real Airflow DagBag.
+# Build (idempotently) the separate virtualenv .venv-airflow/ that the tests use to load the generated DAGs in a
+# real Airflow DagBag and to run the versioning_upgrade DAG's tasks (with dags/requirements.txt installed).
 #
 # Why a separate virtualenv: Airflow's dependency pins clash with Pulumi's (protobuf, grpcio, ...), so Airflow
 # cannot live in .venv. Airflow's own constraint files are served from outside the package registries this
@@ -23,9 +23,23 @@ pins=(
 )
 stamp="$venv/.datapipe-pins"
 wanted="$(printf '%s\n' "${pins[@]}")"
+# What the DAGs' own tasks import (dags/requirements.txt, which the image installs too): installed on top, and
+# again whenever that file changes, without rebuilding Airflow.
+requirements="$repo/dags/requirements.txt"
+requirements_stamp="$venv/.dags-requirements"
+
+install_dag_requirements() {
+  "$venv/bin/python" -m pip install --quiet -r "$requirements"
+  cp "$requirements" "$requirements_stamp"
+}
 
 if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
-  echo "airflow-venv: $venv is up to date"
+  if cmp -s "$requirements" "$requirements_stamp"; then
+    echo "airflow-venv: $venv is up to date"
+  else
+    install_dag_requirements
+    echo "airflow-venv: installed dags/requirements.txt into $venv"
+  fi
   exit 0
 fi
 
@@ -36,4 +50,5 @@ rm -rf "$venv"
 "$venv/bin/python" -m pip install --quiet "${pins[@]}"
 # Only a venv that finished installing gets the stamp, so an interrupted build is redone next time.
 printf '%s\n' "${pins[@]}" >"$stamp"
+install_dag_requirements
 echo "airflow-venv: built $venv in $((SECONDS - start)) s"

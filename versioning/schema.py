@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import avro.errors
 import avro.name
@@ -228,32 +228,32 @@ class ParseMemo:
         if shell is None:
             return None
         known_fields = shell.fields
-        names: set[str] = set()
+        try:
+            # A field's exact bytes; a list or a string never has the bytes of a field object.
+            keys = [marshal.dumps(fld, 2) for fld in fields]
+        except (ValueError, TypeError):
+            return None
+        layouts: list[FieldLayout | None] = [known_fields.get(key) for key in keys]
+        if None in layouts:  # new fields: each checked and parsed on its own, once
+            for i, layout in enumerate(layouts):
+                if layout is None:
+                    fld = fields[i]
+                    layout = _field_layout(fld, shell, source) if type(fld) is dict else None
+                    if layout is None:
+                        return None
+                    layouts[i] = known_fields[keys[i]] = layout
+        found = cast(list[FieldLayout], layouts)
+        if len({layout.name for layout in found}) != len(found):
+            return None  # a field name twice: the whole walk reports it
         ours: set[str] = {shell.fullname}
         theirs: set[str] = {shell.avro_fullname}
-        layouts: list[FieldLayout] = []
-        for fld in fields:
-            if type(fld) is not dict:
-                return None
-            key = _marshal(fld)
-            if key is None:
-                return None
-            layout = known_fields.get(key)
-            if layout is None:
-                layout = _field_layout(fld, shell, source)
-                if layout is None:
-                    return None
-                known_fields[key] = layout
-            if layout.name in names:
-                return None
-            names.add(layout.name)
+        for layout in found:
             if layout.defines:
                 if not ours.isdisjoint(layout.defines) or not theirs.isdisjoint(layout.defines_avro):
-                    return None
+                    return None  # a type defined twice: the whole walk reports it
                 ours |= layout.defines
                 theirs |= layout.defines_avro
-            layouts.append(layout)
-        return Schema(schema_json, None, source, layout=RecordLayout(shell, layouts))
+        return Schema(schema_json, None, source, layout=RecordLayout(shell, found))
 
     def learn(self, schema_json: Any, parsed: avro.schema.Schema) -> bool:
         """Remember the record part of a version just checked in full; True if it was new and may be used."""

@@ -58,6 +58,18 @@ class _Shape:
 
 
 @dataclass
+class _LayoutField:
+    """What the checks need of one distinct field of records proven field by field, worked out once."""
+
+    aliases: list[str]
+    key: str | None
+    typed: tuple[str, str] | None
+    """(name, key) when its type is self-contained and reads itself (see :attr:`_Shape.typed_names`)."""
+    reader: tuple[str, tuple[str, ...], str, bool] | None
+    """Its entry in :attr:`_History.readers`."""
+
+
+@dataclass
 class _History:
     """The earlier versions of a record subject, summarised for proving a new version compatible with all.
 
@@ -88,7 +100,7 @@ class CompatibilityChecker:
 
     def __init__(self) -> None:
         self._shapes: dict[int, tuple[Schema, _Shape | None]] = {}
-        self._layout_fields: dict[FieldLayout, tuple[list[str], str | None]] = {}
+        self._layout_fields: dict[FieldLayout, _LayoutField] = {}
         """Per distinct field of records proven field by field: its aliases and type key."""
         self._fields: dict[tuple[str, str], list[Found]] = {}
         self._history = _History()
@@ -268,22 +280,27 @@ class CompatibilityChecker:
 
     def _layout_shape(self, layout: RecordLayout) -> _Shape:
         """The shape of a record proven sound field by field: each distinct field is worked out once."""
-        namespace = layout.shell.record.namespace or ""
         known = self._layout_fields
-        fields: list[A.Field] = []
-        aliases: list[list[str]] = []
-        keys: list[str | None] = []
-        for field_layout in layout.fields:
-            found = known.get(field_layout)
-            if found is None:
-                found = known[field_layout] = (
-                    aliases_of(field_layout.field),
-                    _field_key(field_layout.json["type"], namespace),
-                )
-            fields.append(field_layout.field)
-            aliases.append(found[0])
-            keys.append(found[1])
-        return self._make_shape(fields, aliases, keys)
+        infos = [known.get(f) or self._layout_field(f, layout.shell.record) for f in layout.fields]
+        fields = [f.field for f in layout.fields]
+        shape = _Shape(
+            fields,
+            {f.name: i for i, f in enumerate(fields)},  # the names are distinct (the layout proves it)
+            [info.aliases for info in infos],
+            [info.key for info in infos],
+        )
+        shape.typed_names = frozenset([info.typed for info in infos if info.typed is not None])
+        shape.opaque = [i for i, info in enumerate(infos) if info.typed is None]
+        return shape
+
+    def _layout_field(self, field_layout: FieldLayout, record: A.RecordSchema) -> _LayoutField:
+        f = field_layout.field
+        aliases = aliases_of(f)
+        key = _field_key(field_layout.json["type"], record.namespace or "")
+        typed = (f.name, key) if key is not None and self._reads_itself(f, key) else None
+        reader = None if key is None else (f.name, tuple(aliases), key, f.has_default)
+        info = self._layout_fields[field_layout] = _LayoutField(aliases, key, typed, reader)
+        return info
 
     def _make_shape(self, fields: list[A.Field], aliases: list[list[str]], keys: list[str | None]) -> _Shape:
         by_name: dict[str, int] = {}

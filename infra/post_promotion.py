@@ -17,12 +17,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.airflow_flavor import AirflowFlavor
-from infra.config import PULUMI_TIMEOUT_MARGIN_SECONDS, Color, Component, ComputeAmounts, Resources, StackConfig
+from infra.config import PULUMI_TIMEOUT_MARGIN_SECONDS, Color, ComputeAmounts, Resources, StackConfig
 from infra.labels import standard_labels
-from infra.pod_settings import env_from, extra_env, pod_metadata, pod_spec
-from infra.security import AIRFLOW_UID, container_security_context, pod_security_context, resource_requirements
-from infra.smoke_test import probe_job
-from infra.timeouts import wait_up_to
+from infra.pod_settings import extra_env
+from infra.security import container_security_context, resource_requirements
+from infra.smoke_test import one_shot_job, probe_job
 
 _SMALL = Resources(
     requests=ComputeAmounts(cpu="50m", memory="128Mi"), limits=ComputeAmounts(cpu="250m", memory="512Mi")
@@ -109,30 +108,16 @@ class ScaleDownDelay(pulumi.ComponentResource):
             "resources": resource_requirements(_SMALL),
             "securityContext": container_security_context(read_only_root=True),
         }
-        if config.components.probes.env_from_secrets:
-            container["envFrom"] = env_from(config.components.probes)
-        self.job = k8s.batch.v1.Job(
+        self.job = one_shot_job(
+            config,
             f"{name}-job",
-            metadata={"name": f"{instance}-scale-down-delay", "namespace": namespace, "labels": labels},
-            spec={
-                "backoffLimit": 0,
-                "activeDeadlineSeconds": deadline,
-                "template": {
-                    "metadata": pod_metadata(labels, config.components.probes),
-                    "spec": pod_spec(
-                        config,
-                        Component.PROBES,
-                        instance,
-                        [container],
-                        restartPolicy="Never",
-                        securityContext=pod_security_context(AIRFLOW_UID),
-                    ),
-                },
-            },
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                delete_before_replace=True,
-                custom_timeouts=wait_up_to(deadline + PULUMI_TIMEOUT_MARGIN_SECONDS),
-            ),
+            self,
+            f"{instance}-scale-down-delay",
+            namespace,
+            instance,
+            labels,
+            container,
+            deadline,
+            deadline + PULUMI_TIMEOUT_MARGIN_SECONDS,
         )
         self.register_outputs({"jobName": self.job.metadata.name})

@@ -64,9 +64,39 @@ def probe_job(
         "resources": resource_requirements(resources),
         "securityContext": container_security_context(read_only_root=False),
     }
-    # Only what is configured: the probes never get the colour's connections Secret.
+    return one_shot_job(
+        config,
+        resource_name,
+        parent,
+        object_name,
+        namespace,
+        instance,
+        labels,
+        container,
+        deadline_seconds,
+        pulumi_timeout_seconds,
+    )
+
+
+def one_shot_job(
+    config: StackConfig,
+    resource_name: str,
+    parent: pulumi.Resource,
+    object_name: str,
+    namespace: str,
+    instance: str,
+    labels: dict[str, str],
+    container: k8s.core.v1.ContainerArgsDict,
+    deadline_seconds: int,
+    pulumi_timeout_seconds: int,
+) -> k8s.batch.v1.Job:
+    """A Job of one ``container`` in the probes' pod settings, run once (no retry, ``deadline_seconds`` at most)
+    and re-created when its template changes (delete, then create: its name is fixed); Pulumi waits up to
+    ``pulumi_timeout_seconds`` for it to complete. The probes' ``envFrom`` Secrets are added: only what is
+    configured, never the colour's connections Secret."""
+    settings = config.components.probes
     if settings.env_from_secrets:
-        container["envFrom"] = env_from(settings)
+        container = {**container, "envFrom": env_from(settings)}
     return k8s.batch.v1.Job(
         resource_name,
         metadata={"name": object_name, "namespace": namespace, "labels": labels},

@@ -250,3 +250,81 @@ def test_should_give_every_version_the_whole_walks_answer_whatever_came_before(h
             got = checker.check(sound[i][0], [s for s, _ in sound[:i]], mode, subject="s")
             want = check_compatibility(sound[i][1], [w for _, w in sound[:i]], mode, subject="s")
             assert got.incompatibilities == want.incompatibilities
+
+
+# Histories as subjects grow: each version one edit away from the one before (a field added, dropped or retyped),
+# so most versions are proven from the previous one's proof and some break the mode.
+SOUND_FIELDS: list[dict[str, Any]] = [
+    {"name": "a", "type": "string"},
+    {"name": "a", "type": "bytes"},
+    {"name": "b", "type": "int", "default": 0},
+    {"name": "b", "type": "long", "default": 0},
+    {"name": "b", "type": "string", "default": ""},
+    {"name": "c", "type": ["null", "string"], "default": None},
+    {"name": "c", "type": ["null", "long"], "default": None},
+    {"name": "d", "type": {"type": "enum", "name": "E", "symbols": ["A", "B"]}},
+    {"name": "d", "type": {"type": "enum", "name": "E", "symbols": ["A"], "default": "A"}, "default": "A"},
+    {"name": "e", "type": {"type": "array", "items": "int"}, "default": []},
+    {"name": "f", "type": "double"},
+    {"name": "g", "type": "boolean", "default": False},
+]
+
+
+@st.composite
+def growing_histories(draw: st.DrawFn) -> list[dict[str, Any]]:
+    current: dict[str, dict[str, Any]] = {}
+    versions = []
+    for _ in range(draw(st.integers(3, 8))):
+        edit = draw(st.sampled_from(SOUND_FIELDS))
+        if edit["name"] in current and draw(st.booleans()) and len(current) > 1:
+            del current[edit["name"]]
+        else:
+            current[edit["name"]] = edit
+        versions.append(record(list(current.values())))
+    return versions
+
+
+@pytest.mark.parametrize(
+    "mode", [Compatibility.BACKWARD_TRANSITIVE, Compatibility.FORWARD_TRANSITIVE, Compatibility.FULL_TRANSITIVE]
+)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=growing_histories())
+def test_should_give_a_growing_subject_the_reference_verdicts(
+    mode: Compatibility, history: list[dict[str, Any]]
+) -> None:
+    memo = ParseMemo()
+    schemas = [parse_schema(copy.deepcopy(v), "v.avsc", memo) for v in history]
+    whole = [parse_schema(copy.deepcopy(v)) for v in history]
+    checker = CompatibilityChecker()
+    for i in range(1, len(history)):
+        got = checker.check(schemas[i], schemas[:i], mode, subject="s")
+        want = check_compatibility(whole[i], whole[:i], mode, subject="s")
+        assert got.incompatibilities == want.incompatibilities, f"v{i + 1}"
+
+
+def test_should_find_what_breaks_the_mode_after_versions_proven_compatible() -> None:
+    memo = ParseMemo()
+    base = [NAME, INT_ZERO]
+    history = [
+        record(base),
+        record([*base, {"name": "x", "type": ["null", "string"], "default": None}]),
+        record(
+            [
+                *base,
+                {"name": "x", "type": ["null", "string"], "default": None},
+                {"name": "y", "type": "long", "default": 0},
+            ]
+        ),
+        record([NAME, {"name": "n", "type": "string", "default": ""}, {"name": "y", "type": "long", "default": 0}]),
+    ]
+    schemas = [parse_schema(v, "v.avsc", memo) for v in history]
+    assert all(s.layout is not None for s in schemas[1:])
+    checker = CompatibilityChecker()
+    for i in range(1, 3):
+        assert checker.check(schemas[i], schemas[:i], Compatibility.FULL_TRANSITIVE).compatible
+    found = checker.check(schemas[3], schemas[:3], Compatibility.FULL_TRANSITIVE, subject="s")
+    want = check_compatibility(
+        parse_schema(history[3]), [parse_schema(v) for v in history[:3]], Compatibility.FULL_TRANSITIVE, subject="s"
+    )
+    assert want.incompatibilities  # n: int -> string breaks both ways
+    assert found.incompatibilities == want.incompatibilities

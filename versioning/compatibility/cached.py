@@ -21,7 +21,7 @@ type that refers to a named type defined elsewhere, is walked exactly as the ref
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +85,10 @@ class _History:
     """Field name -> how many versions have a field of that name."""
     readers: set[tuple[str, tuple[str, ...], str, bool]] = field(default_factory=set)
     """The distinct reader fields of history: (name, aliases, type key, has a default)."""
+    readers_by_name: dict[str, set[tuple[str, tuple[str, ...], str, bool]]] = field(default_factory=dict)
+    """The same, by field name."""
+    aliased: bool = False
+    """Whether any field of history has aliases."""
     records: dict[tuple[str, str, str, tuple[str, ...]], A.RecordSchema] = field(default_factory=dict)
     """One record per distinct (name, full name, namespace, aliases): all that name checks look at."""
     types: dict[str, A.Schema] = field(default_factory=dict)
@@ -104,6 +108,8 @@ class CompatibilityChecker:
         """Per distinct field of records proven field by field: its aliases and type key."""
         self._fields: dict[tuple[str, str], list[Found]] = {}
         self._history = _History()
+        self._last_proven: tuple[Schema, _History, int, Compatibility] | None = None
+        """The last version proven compatible with its history: (it, that history, its length, the mode)."""
 
     def check(
         self,
@@ -143,15 +149,52 @@ class CompatibilityChecker:
         shape = self._shape(new)
         if not history.usable or shape is None or shape.opaque:
             return False
+        only = self._changed_since_proven(new, shape, previous, history, mode)
+        if not self._prove(new, shape, history, mode, only):
+            return False
+        self._last_proven = (new, history, len(previous), mode)
+        return True
+
+    def _changed_since_proven(
+        self, new: Schema, shape: _Shape, previous: Sequence[Schema], history: _History, mode: Compatibility
+    ) -> set[str] | None:
+        """The field names whose verdict may differ from the previous version's, if that one was proven.
+
+        When the last of ``previous`` (P) was proven compatible with the ones before it under the same mode, and
+        ``new`` has P's record part and no field of either (or of history) has aliases, a field ``new`` shares
+        with P under the same name was proven by P's proof (it read all that history wrote under its name, and
+        P wrote it with its own type), and so was every reader of history whose name maps to the same field in
+        ``new`` as in P. Only the names whose field differs between P and ``new`` are left to prove.
+        None: prove everything.
+        """
+        last = self._last_proven
+        if last is None or not previous:
+            return None
+        proven, proven_history, count, proven_mode = last
+        if proven_history is not history or proven_mode != mode or len(previous) != count + 1:
+            return None
+        if previous[-1] is not proven or new.layout is None or proven.layout is None:
+            return None
+        if new.layout.shell is not proven.layout.shell or history.aliased or any(shape.aliases):
+            return None
+        before = {f.name: f for f in proven.layout.fields}
+        changed = {f.name for f in new.layout.fields if before.pop(f.name, None) is not f}
+        changed.update(before)  # the names P had and ``new`` has not
+        return changed
+
+    def _prove(self, new: Schema, shape: _Shape, history: _History, mode: Compatibility, only: set[str] | None) -> bool:
         parsed = _record(new)
         total = len(history.schemas)
         if mode.backward:
             # The new version reads what each earlier one wrote.
-            for record in history.records.values():
-                if next(name_incompatibilities(parsed, record, ""), None) is not None:
-                    return False
+            if only is None:
+                for record in history.records.values():
+                    if next(name_incompatibilities(parsed, record, ""), None) is not None:
+                        return False
             for i, reader_field in enumerate(shape.fields):
                 name, key = reader_field.name, shape.keys[i]
+                if only is not None and name not in only:
+                    continue
                 assert key is not None
                 # Some version lacks the name: an alias may find another field there, else the default.
                 if history.present.get(name, 0) < total and (shape.aliases[i] or not reader_field.has_default):
@@ -161,10 +204,15 @@ class CompatibilityChecker:
                         return False
         if mode.forward:
             # Each earlier version reads what the new one writes.
-            for record in history.records.values():
-                if next(name_incompatibilities(record, parsed, ""), None) is not None:
-                    return False
-            for name, aliases, key, has_default in history.readers:
+            if only is None:
+                for record in history.records.values():
+                    if next(name_incompatibilities(record, parsed, ""), None) is not None:
+                        return False
+                readers: Iterable[tuple[str, tuple[str, ...], str, bool]] = history.readers
+            else:
+                by_name = history.readers_by_name
+                readers = [reader for name in only for reader in by_name.get(name, ())]
+            for name, aliases, key, has_default in readers:
                 index = shape.by_name.get(name)
                 if index is None:
                     index = next((shape.by_name[a] for a in aliases if a in shape.by_name), None)
@@ -212,7 +260,10 @@ class CompatibilityChecker:
                 counts = history.written.setdefault(f.name, {})
                 counts[key] = counts.get(key, 0) + 1
                 history.present[f.name] = history.present.get(f.name, 0) + 1
-                history.readers.add((f.name, tuple(shape.aliases[i]), key, f.has_default))
+                reader = (f.name, tuple(shape.aliases[i]), key, f.has_default)
+                history.readers.add(reader)
+                history.readers_by_name.setdefault(f.name, set()).add(reader)
+                history.aliased = history.aliased or bool(reader[1])
                 history.types.setdefault(key, f.type)
         return history
 

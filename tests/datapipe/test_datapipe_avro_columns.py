@@ -115,3 +115,32 @@ def test_should_write_blocks_every_avro_reader_inflates(codec: Any) -> None:
     data = stream.getvalue()
     assert len(data) < 30_000 * 30  # deflated, not stored (about 39 bytes a record before)
     assert list(fastavro.reader(io.BytesIO(data))) == records
+
+
+def boundaries(limit: int, step: int) -> list[int]:
+    """Every value next to a power-of-two boundary of ``step`` bits, both signs, within +-``limit``."""
+    values = {0, 1, -1, limit, -limit}  # (the two's complement minimum, -limit - 1, is the caller's to add)
+    for bits in range(step - 1, limit.bit_length() + 1, step):
+        for edge in (1 << bits, -(1 << bits)):
+            values.update(v for v in (edge - 1, edge, edge + 1) if -limit <= v <= limit)
+    return sorted(values)
+
+
+@pytest.mark.parametrize(("avro", "values"), [
+    # Zig-zag varints change length at every 7 bits (bytes 8 and 9 come from values past 2**55).
+    ("long", [*boundaries(2**63 - 1, 7), -(2**63)]),
+    ("int", [*boundaries(2**31 - 1, 7), -(2**31)]),
+    # Two's complement decimals change length at every 8 bits (from 8 bytes up to precision 18, 16 beyond).
+    (decimal(18, 0), [Decimal(v) for v in boundaries(10**18 - 1, 8)]),
+    (decimal(38, 0), [Decimal(v) for v in boundaries(10**38 - 1, 8)]),
+])
+def test_should_encode_every_length_boundary_as_fastavro_reads_it(avro: Any, values: list[Any]) -> None:
+    schema = {"type": "record", "name": "b", "fields": [{"name": "v", "type": avro},
+                                                         {"name": "n", "type": ["null", avro]}]}
+    nullable = [None if i % 3 == 0 else v for i, v in enumerate(values)]
+    stream = io.BytesIO()
+    writer = AvroColumnWriter(stream, schema)
+    writer.write([pa.array(values, arrow_type(avro)), pa.array(nullable, arrow_type(avro))], len(values))
+    writer.close()
+    read = list(fastavro.reader(io.BytesIO(stream.getvalue())))
+    assert read == [{"v": v, "n": n} for v, n in zip(values, nullable, strict=True)]

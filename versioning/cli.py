@@ -14,7 +14,7 @@ atomically, so a failure never leaves a partial file behind.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -97,8 +97,8 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("old", type=click.Path(path_type=Path))
-@click.argument("new", type=click.Path(path_type=Path))
+@click.argument("old", type=click.Path(path_type=Path), required=False)
+@click.argument("new", type=click.Path(path_type=Path), required=False)
 @click.option(
     "--mode",
     type=click.Choice(MODES, case_sensitive=False),
@@ -106,16 +106,98 @@ def cli() -> None:
     show_default=True,
     help="backward: NEW reads data written with OLD; forward: OLD reads data written with NEW; full: both.",
 )
+@click.option(
+    "--pairs",
+    "pairs_file",
+    type=click.File("rb"),
+    help="Check many pairs in one process: a file (or - for stdin) of lines 'OLD NEW [MODE]'; blank lines and "
+    "lines starting with # are skipped; MODE defaults to --mode.",
+)
 @format_option
-def compat(old: Path, new: Path, mode: str, output_format: str, as_json: bool) -> None:
-    """Check two Avro schema files (.avsc) against each other under a compatibility mode.
+def compat(old: Path | None, new: Path | None, mode: str, pairs_file: Any, output_format: str, as_json: bool) -> None:
+    """Check two Avro schema files (.avsc) against each other under a compatibility mode, or many pairs at once
+    with --pairs (one process for a whole CI job's pairs).
 
-    Prints one line per incompatibility (kind, JSON-pointer location, message) and exits 1 if there is any.
+    Prints one line per incompatibility (kind, JSON-pointer location, message) and exits 1 if there is any. With
+    --pairs every pair is checked: a pair that cannot be checked (a missing or malformed file, a bad line) is
+    reported on stderr with its line, the others still are, and the exit code is then 2.
     """
+    json_out = wants_json(output_format, as_json)
+    if pairs_file is None:
+        if old is None or new is None:
+            raise click.UsageError("give OLD and NEW, or --pairs FILE")
+        document = _compat_pair(old, new, mode, {})
+        if json_out:
+            print_json(document)
+        else:
+            _print_compat(document)
+        if not document["compatible"]:
+            raise Refused
+        return
+    if old is not None:
+        raise click.UsageError("give either OLD and NEW or --pairs, not both")
+    from versioning.errors import VersioningError
+
+    results: list[dict[str, Any]] = []
+    bad = 0
+    cache: dict[Path, Any] = {}
+    name = getattr(pairs_file, "name", "-")
+    for number, raw in _numbered_lines(pairs_file):
+        words = raw.split() if raw is not None else [""]
+        if not words or words[0].startswith("#"):
+            continue
+        where = f"{name}:{number}"
+        try:
+            if raw is None:
+                raise BadInput(f"{where}: not UTF-8 text; save the file as UTF-8")
+            if len(words) not in (2, 3):
+                raise BadInput(f"{where}: expected 'OLD NEW [MODE]', got {len(words)} words")
+            pair_mode = words[2].lower() if len(words) == 3 else mode
+            if pair_mode not in MODES:
+                raise BadInput(f"{where}: unknown mode {words[2]!r}; one of {', '.join(MODES)}")
+            document = {"line": number, **_compat_pair(Path(words[0]), Path(words[1]), pair_mode, cache)}
+        except (BadInput, VersioningError) as err:
+            bad += 1
+            message = str(err) if isinstance(err, BadInput) else f"{where}: {err}"
+            print_error(message)
+            results.append(
+                {"line": number, "old": words[0] or None, "new": words[1] if len(words) > 1 else None, "error": message}
+            )
+            continue
+        results.append(document)
+        if not json_out:
+            _print_compat(document)
+    compatible = not bad and all(r.get("compatible") for r in results)
+    if json_out:
+        print_json({"compatible": compatible, "checked": len(results) - bad, "errors": bad, "pairs": results})
+    elif not bad:
+        click.echo(f"{len(results)} pairs checked: {'all compatible' if compatible else 'incompatible ones above'}")
+    if bad:
+        raise BadInput(f"{name}: {bad} of {len(results)} pairs could not be checked (listed above)")
+    if not compatible:
+        raise Refused
+
+
+def _numbered_lines(handle: Any) -> Iterator[tuple[int, str | None]]:
+    """The lines of a file with their numbers; None for a line that is not UTF-8 text."""
+    for number, line in enumerate(handle, 1):
+        try:
+            yield number, line.decode("utf-8")
+        except UnicodeDecodeError:
+            yield number, None
+
+
+def _compat_pair(old: Path, new: Path, mode: str, cache: dict[Path, Any]) -> dict[str, Any]:
+    """One pair's answer as the JSON document ``compat`` prints; ``cache`` keeps files read for earlier pairs."""
     from versioning.compatibility import Compatibility, check_compatibility
     from versioning.schema import read_schema_file
 
-    previous, candidate = read_schema_file(old), read_schema_file(new)
+    def schema(path: Path) -> Any:
+        if path not in cache:
+            cache[path] = read_schema_file(path)
+        return cache[path]
+
+    previous, candidate = schema(old), schema(new)
     result = check_compatibility(candidate, [previous], Compatibility.parse(mode), new_version=2)
     found = []
     for inc in result.incompatibilities:
@@ -129,16 +211,16 @@ def compat(old: Path, new: Path, mode: str, output_format: str, as_json: bool) -
                 "writer": str(writer),
             }
         )
-    if wants_json(output_format, as_json):
-        print_json({"compatible": result.compatible, "mode": mode, "old": str(old), "new": str(new), "found": found})
-    elif result.compatible:
-        click.echo(f"compatible ({mode}): {new} with {old}")
-    else:
-        for item in found:
-            where = f"{item['kind']} at {item['location']}"
-            click.echo(f"{where}: {item['message']} (reader {item['reader']}, writer {item['writer']})")
-    if not result.compatible:
-        raise Refused
+    return {"compatible": result.compatible, "mode": mode, "old": str(old), "new": str(new), "found": found}
+
+
+def _print_compat(document: dict[str, Any]) -> None:
+    if document["compatible"]:
+        click.echo(f"compatible ({document['mode']}): {document['new']} with {document['old']}")
+        return
+    for item in document["found"]:
+        where = f"{item['kind']} at {item['location']}"
+        click.echo(f"{where}: {item['message']} (reader {item['reader']}, writer {item['writer']})")
 
 
 @cli.command()

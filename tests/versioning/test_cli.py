@@ -102,6 +102,76 @@ class TestCompat:
         assert "Traceback" not in err
 
 
+class TestCompatPairs:
+    """``compat --pairs``: many pairs in one process, each answered as ``compat OLD NEW`` answers it."""
+
+    @pytest.fixture
+    def schemas(self, tmp_path: Path) -> dict[str, Path]:
+        return {
+            "v1": avsc(tmp_path / "v1.avsc", {"name": "a", "type": "int"}),
+            "v2": avsc(tmp_path / "v2.avsc", {"name": "a", "type": "long"}),
+            "v3": avsc(tmp_path / "v3.avsc", {"name": "a", "type": "long"}, {"name": "b", "type": "string"}),
+        }
+
+    def test_should_answer_every_pair_as_the_single_pair_command_does(
+        self, tmp_path: Path, schemas: dict[str, Path], capsys
+    ) -> None:
+        lines = [("v1", "v2", None), ("v2", "v3", None), ("v2", "v3", "forward"), ("v2", "v1", "full")]
+        pairs = tmp_path / "pairs.txt"
+        pairs.write_text(
+            "# old new [mode]\n\n" + "".join(f"{schemas[o]} {schemas[n]}{' ' + m if m else ''}\n" for o, n, m in lines)
+        )
+        code, out, err = run(capsys, "compat", "--pairs", pairs, "--format", "json")
+        document = json.loads(out)
+        assert (code, err) == (1, "")  # v2 -> v3 adds a field without a default: not backward
+        assert (document["compatible"], document["checked"], document["errors"]) == (False, 4, 0)
+        for found, (old, new, mode) in zip(document["pairs"], lines, strict=True):
+            single_code, single_out, _ = run(
+                capsys, "compat", schemas[old], schemas[new], "--mode", mode or "backward", "--json"
+            )
+            assert {k: v for k, v in found.items() if k != "line"} == json.loads(single_out)
+            assert found["compatible"] is (single_code == 0)
+        assert [p["line"] for p in document["pairs"]] == [3, 4, 5, 6]
+
+        code, out, _ = run(capsys, "compat", "--pairs", pairs)
+        assert code == 1
+        assert out.splitlines()[0] == f"compatible (backward): {schemas['v2']} with {schemas['v1']}"
+        assert out.splitlines()[1].startswith("READER_FIELD_MISSING_DEFAULT_VALUE at /fields/1")
+
+    def test_should_exit_0_when_all_are_compatible(self, tmp_path: Path, schemas: dict[str, Path], capsys) -> None:
+        pairs = tmp_path / "pairs.txt"
+        pairs.write_text(f"{schemas['v1']} {schemas['v2']}\n{schemas['v2']} {schemas['v3']} forward\n")
+        code, out, _ = run(capsys, "compat", "--pairs", pairs)
+        assert code == 0 and out.splitlines()[-1] == "2 pairs checked: all compatible"
+
+    def test_should_check_every_pair_and_name_the_lines_it_cannot(
+        self, tmp_path: Path, schemas: dict[str, Path], capsys
+    ) -> None:
+        pairs = tmp_path / "pairs.txt"
+        pairs.write_bytes(
+            f"{schemas['v1']} {tmp_path / 'missing.avsc'}\n"
+            f"{schemas['v1']}\n"
+            f"{schemas['v1']} {schemas['v2']} sideways\n"
+            f"{schemas['v1']} {schemas['v2']}\n".encode()
+            + b"caf\xe9.avsc v2.avsc\n"
+            + f"{schemas['v2']} {schemas['v3']} forward\n".encode()
+        )
+        code, out, err = run(capsys, "compat", "--pairs", pairs)
+        assert code == 2 and "Traceback" not in err
+        assert f"compatible (backward): {schemas['v2']} with {schemas['v1']}" in out  # line 4 still checked
+        assert f"{pairs}:1: {tmp_path / 'missing.avsc'}: cannot read the file" in err
+        assert f"{pairs}:2: expected 'OLD NEW [MODE]', got 1 words" in err
+        assert f"{pairs}:3: unknown mode 'sideways'" in err
+        assert f"{pairs}:5: not UTF-8 text" in err
+        assert f"compatible (forward): {schemas['v3']} with {schemas['v2']}" in out  # after the bad line too
+        assert err.splitlines()[-1] == f"error: {pairs}: 4 of 6 pairs could not be checked (listed above)"
+
+    def test_should_refuse_pairs_beside_old_and_new_and_neither(self, schemas: dict[str, Path], capsys) -> None:
+        assert run(capsys, "compat", schemas["v1"], "--pairs", "-")[0] == 2
+        code, _, err = run(capsys, "compat")
+        assert code == 2 and "give OLD and NEW, or --pairs FILE" in err
+
+
 class TestCheck:
     def test_should_pass_the_projects_registry(self, registry: Path, capsys) -> None:
         code, out, _ = run(capsys, "check", "--registry", registry)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import select
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
@@ -111,6 +112,53 @@ def plan(columns: list[sa.Column[Any]], fields: list[dict[str, Any]]) -> list[_C
     return planned
 
 
+class _CopyRows:
+    """The rows of a COPY in progress, gathered into blocks (:meth:`fill`).
+
+    psycopg's ``Copy.read()`` costs about a microsecond and a half a row in Python (a generator and its wait loop
+    per call), as much as parsing and encoding the row. libpq receives many rows per network read, so the rows it
+    already holds are taken straight from it (``PGconn.get_copy_data`` without waiting); only when it holds none
+    does ``Copy.read()`` wait for more (without the GIL). When libpq reports the end of the COPY itself, the COPY's
+    final result is read here and an error in it raised as psycopg raises it."""
+
+    def __init__(self, copy: Any, pgconn: Any) -> None:
+        self._copy = copy
+        self._pgconn = pgconn
+
+    def fill(self, block: bytearray, size: int) -> bool:
+        """Append whole rows to ``block`` until it holds ``size`` bytes (True) or the COPY has ended (False)."""
+        take = self._pgconn.get_copy_data
+        read = self._copy.read
+        while len(block) < size:
+            count, data = take(1)
+            if count > 0:
+                block += data
+            elif count == 0:
+                data = read()
+                if not data:
+                    return False
+                block += data
+            else:
+                self._end()
+                return False
+        return True
+
+    def _end(self) -> None:
+        import psycopg  # only PostgreSQL extractions get here: other sources do not import it
+
+        pgconn = self._pgconn
+        pgconn.consume_input()
+        while pgconn.is_busy():
+            select.select([pgconn.socket], [], [])
+            pgconn.consume_input()
+        results = []
+        while (result := pgconn.get_result()) is not None:
+            results.append(result)
+        for result in results:
+            if result.status != psycopg.pq.ExecStatus.COMMAND_OK:
+                raise psycopg.errors.error_from_result(result, encoding=pgconn._encoding)
+
+
 class _Blocks:
     """The COPY read and parsed in a thread of its own, one block at a time, while the caller encodes the previous
     one: :meth:`get` returns the next ``(arrays, rows)``, ``None`` at the end, or raises what the thread raised.
@@ -123,8 +171,8 @@ class _Blocks:
 
     _END = object()
 
-    def __init__(self, copy: Any, columns: list[_Column], block_bytes: int) -> None:
-        self._copy = copy
+    def __init__(self, rows: Any, columns: list[_Column], block_bytes: int) -> None:
+        self._rows = rows
         self._columns = columns
         self._block_bytes = block_bytes
         names = [c.name for c in columns]
@@ -159,15 +207,11 @@ class _Blocks:
 
     def _run(self) -> None:
         try:
-            read = self._copy.read
-            size = self._block_bytes
-            while not self._stopping:
+            more = True
+            while more and not self._stopping:
                 block = bytearray()
-                while len(block) < size and (data := read()):
-                    block += data
-                if not block:
-                    break
-                if not self._put(self._parse(block)):
+                more = self._rows.fill(block, self._block_bytes)
+                if block and not self._put(self._parse(block)):
                     return
             self._put(self._END)
         except BaseException as error:  # re-raised by get() in the caller's thread
@@ -208,7 +252,8 @@ def batches(dbapi_connection: Any, select_sql: str, columns: list[_Column], *,
         for statement in SESSION:
             cursor.execute(statement)
         with cursor.copy(f"COPY ({select_sql}) TO STDOUT WITH (FORMAT csv)") as copy:
-            blocks = _Blocks(copy, columns, BLOCK_BYTES if block_bytes is None else block_bytes)
+            rows = _CopyRows(copy, dbapi_connection.pgconn)
+            blocks = _Blocks(rows, columns, BLOCK_BYTES if block_bytes is None else block_bytes)
             try:
                 while (item := blocks.get()) is not None:
                     yield item

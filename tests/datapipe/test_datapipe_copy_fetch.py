@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
+import psycopg
 import pytest
 import sqlalchemy as sa
 from datapipe_fixtures import pg_source, write_config
@@ -162,19 +163,17 @@ def test_should_leave_a_value_copy_cannot_parse_to_the_reference_path_which_refu
     assert list(out.iterdir()) == []
 
 
-class CountingCopy:
-    """psycopg's own COPY object, counting the bytes the fetch thread has taken from it."""
+class CountingRows:
+    """The fetch's own reader of a real COPY, counting the bytes the fetch thread has taken from the connection."""
 
-    def __init__(self, copy: Any) -> None:
-        self.copy = copy
+    def __init__(self, rows: Any) -> None:
+        self.rows = rows
         self.taken = 0
-        self.longest = 0
 
-    def read(self) -> Any:
-        data = self.copy.read()
-        self.taken += len(data)
-        self.longest = max(self.longest, len(data))
-        return data
+    def fill(self, block: bytearray, size: int) -> bool:
+        more: bool = self.rows.fill(block, size)
+        self.taken += len(block)
+        return more
 
 
 def copy_plan(project: Project, engine: sa.Engine, schema: str) -> tuple[str, list[Any]]:
@@ -208,7 +207,7 @@ def test_should_read_the_copy_at_most_three_blocks_ahead_of_a_slow_consumer(
         for statement in copy_fetch.SESSION:
             cursor.execute(statement)
         with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
-            counting = CountingCopy(copy)
+            counting = CountingRows(copy_fetch._CopyRows(copy, connection.dbapi_connection.pgconn))
             blocks = copy_fetch._Blocks(counting, plan, block)
             try:
                 first = blocks.get()
@@ -224,7 +223,8 @@ def test_should_read_the_copy_at_most_three_blocks_ahead_of_a_slow_consumer(
     finally:
         connection.close()
     assert rows == 20_000 and counting.taken > 100 * block
-    assert taken_while_waiting <= 3 * (block + counting.longest)
+    # Each block ends with the row that reached the block size: at most one row (here < 200 bytes) beyond it.
+    assert taken_while_waiting <= 3 * (block + 200)
 
 
 def test_should_give_the_connection_back_when_the_consumer_stops_early(edge: tuple[Project, sa.Engine, str]) -> None:
@@ -237,6 +237,44 @@ def test_should_give_the_connection_back_when_the_consumer_stops_early(edge: tup
         assert next(batches)[1] > 0
         batches.close()  # as when writing the Avro file fails: the COPY is cancelled, the thread gone
         assert not [t for t in threading.enumerate() if t.name == "datapipe-copy-fetch"]
+        connection.rollback()
+        cursor = connection.cursor()
+        cursor.execute(f"SELECT count(*) FROM {schema}.edge")
+        assert cursor.fetchone()[0] == 20_000
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("rows", [0, 1, 3000])
+def test_should_leave_the_connection_ready_for_the_next_statement_after_the_copy(
+    edge: tuple[Project, sa.Engine, str], rows: int
+) -> None:
+    # However the end of the COPY was met (by libpq while rows were being taken from it, or by psycopg waiting for
+    # more), its final result has been read: the same transaction goes on.
+    project, engine, schema = edge
+    fill(engine, schema, rows)
+    sql, plan = copy_plan(project, engine, schema)
+    connection = engine.raw_connection()
+    try:
+        fetched = sum(count for _, count in copy_fetch.batches(connection.dbapi_connection, sql, plan))
+        cursor = connection.cursor()
+        cursor.execute(f"SELECT count(*) FROM {schema}.edge")
+        assert fetched == cursor.fetchone()[0] == rows
+    finally:
+        connection.close()
+
+
+def test_should_raise_the_servers_error_met_in_the_middle_of_the_copy(edge: tuple[Project, sa.Engine, str]) -> None:
+    project, engine, schema = edge
+    fill(engine, schema, 20_000)
+    sql, plan = copy_plan(project, engine, schema)
+    failing = sql.replace("sm,", "(sm + 0 / (id - 15000))::smallint AS sm,", 1)
+    assert failing != sql
+    connection = engine.raw_connection()
+    try:
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            for _ in copy_fetch.batches(connection.dbapi_connection, failing, plan, block_bytes=4096):
+                pass
         connection.rollback()
         cursor = connection.cursor()
         cursor.execute(f"SELECT count(*) FROM {schema}.edge")

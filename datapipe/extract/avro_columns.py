@@ -29,12 +29,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+deflate: ModuleType
 try:
     # ISA-L's deflate writes the same raw deflate format about five times faster than zlib at its fastest level
     # (and a little smaller): the difference between a deflate thread that keeps up and one that does not.
     from isal import isal_zlib as deflate
 except ImportError:  # an image built without it still writes the same format, more slowly
-    deflate = zlib  # type: ignore[no-redef,assignment]
+    deflate = zlib
 
 MAGIC = b"Obj\x01"
 DEFLATE_LEVEL = 1

@@ -195,7 +195,7 @@ class _Blocks:
             return None
         if isinstance(item, BaseException):
             raise item
-        return item  # type: ignore[no-any-return]
+        return item
 
     def stop(self) -> None:
         """Stop the thread and wait for it: the connection is the caller's again."""

@@ -370,13 +370,15 @@ class _Subjects(MutableMapping[str, Subject]):
         if name in self.loaded:
             return self.loaded[name]
         folder = self.root / name
-        files = SubjectFiles.read(folder)
+        files = SubjectFiles.read(folder, keep=True)  # a subject checked now is parsed from these bytes
         entry = self.clean.get(files.key) or self.verdicts.lookup(files)
         if entry is not None:
+            files.contents.clear()
             subject = _load_subject(folder, self.root, problems, verified=files, cached_config=entry.get("config"))
         else:
             read: list[Any] = []
             subject = _load_subject(folder, self.root, problems, files=files, read_config=read)
+            files.contents.clear()
             if subject is not None and not _uses_call(subject):
                 # A `call` step's module may live anywhere on the Python path, outside the files the digest
                 # covers: such a subject is checked every time, so a module that has gone is always found.
@@ -430,6 +432,13 @@ def _no_collection() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            if gc.get_freeze_count() == 0:
+                # Everything made while loading sits in the youngest generation, so the first collection after
+                # would walk it all (about 0.1 s for ten wide subjects). Moved to the oldest generation instead,
+                # as if it had survived: collected by the next full pass like any long-lived object. Not done
+                # when objects were frozen by someone else (a pre-fork freeze is theirs to keep).
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
@@ -540,8 +549,12 @@ def _load_subject(
     name = folder.name
     known = verified or files
     digests = known.digests if known is not None else None
+    contents = files.contents if files is not None else {}
 
     def read(path: Path) -> bytes:
+        data = contents.get(path.name)
+        if data is not None:
+            return data  # the very bytes hashed into ``files``: nothing to compare
         data = path.read_bytes()
         if digests is not None and file_digest(data) != digests.get(path.name):
             raise OSError(0, "changed while the registry was being checked; check it again")

@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -69,18 +69,28 @@ class SubjectFiles:
     name: str
     digests: dict[str, str]
     """File name -> digest of its bytes (every regular file of the folder, hidden ones excepted)."""
+    contents: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
+    """File name -> the very bytes hashed, when read with ``keep``: checking them needs no second read (and
+    cannot see other bytes than the digest names). Emptied by whoever is done with them."""
 
     @classmethod
-    def read(cls, folder: Path) -> SubjectFiles:
-        """Hash every file of a subject folder (its schemas, subject.yaml, any steps module)."""
+    def read(cls, folder: Path, *, keep: bool = False) -> SubjectFiles:
+        """Hash every file of a subject folder (its schemas, subject.yaml, any steps module).
+
+        ``keep``: also keep each file's bytes in :attr:`contents` (a subject about to be checked).
+        """
         digests: dict[str, str] = {}
+        contents: dict[str, bytes] = {}
         with os.scandir(folder) as entries:
             for entry in entries:
                 if entry.name.startswith(".") or not entry.is_file():
                     continue
                 with open(entry.path, "rb") as handle:
-                    digests[entry.name] = file_digest(handle.read())
-        return cls(folder.name, digests)
+                    data = handle.read()
+                digests[entry.name] = file_digest(data)
+                if keep:
+                    contents[entry.name] = data
+        return cls(folder.name, digests, contents)
 
     @cached_property
     def key(self) -> str:

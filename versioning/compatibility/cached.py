@@ -21,6 +21,7 @@ type that refers to a named type defined elsewhere, is walked exactly as the ref
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,8 @@ class _Shape:
     field read by the very type that wrote it, which never finds anything."""
     opaque: list[int] = field(default_factory=list)
     """Fields whose type names types defined elsewhere: always walked."""
+    readers: list[tuple[str, tuple[str, ...], str, bool]] = field(default_factory=list)
+    """Per field, when none is opaque: its entry in :attr:`_History.readers`."""
 
 
 @dataclass
@@ -79,10 +82,10 @@ class _History:
 
     schemas: list[Schema] = field(default_factory=list)
     usable: bool = True
-    written: dict[str, dict[str, int]] = field(default_factory=dict)
-    """Field name -> the type keys versions wrote under it -> how many versions."""
-    present: dict[str, int] = field(default_factory=dict)
-    """Field name -> how many versions have a field of that name."""
+    written: dict[str, dict[str, None]] = field(default_factory=dict)
+    """Field name -> the type keys versions wrote under it (in the order first seen)."""
+    always: set[str] | None = None
+    """The field names every version has (None before the first version)."""
     readers: set[tuple[str, tuple[str, ...], str, bool]] = field(default_factory=set)
     """The distinct reader fields of history: (name, aliases, type key, has a default)."""
     readers_by_name: dict[str, set[tuple[str, tuple[str, ...], str, bool]]] = field(default_factory=dict)
@@ -184,7 +187,7 @@ class CompatibilityChecker:
 
     def _prove(self, new: Schema, shape: _Shape, history: _History, mode: Compatibility, only: set[str] | None) -> bool:
         parsed = _record(new)
-        total = len(history.schemas)
+        always = history.always or set()
         if mode.backward:
             # The new version reads what each earlier one wrote.
             if only is None:
@@ -197,7 +200,7 @@ class CompatibilityChecker:
                     continue
                 assert key is not None
                 # Some version lacks the name: an alias may find another field there, else the default.
-                if history.present.get(name, 0) < total and (shape.aliases[i] or not reader_field.has_default):
+                if name not in always and (shape.aliases[i] or not reader_field.has_default):
                     return False
                 for written in history.written.get(name, ()):
                     if self._finds(reader_field.type, key, history.types[written], written):
@@ -239,9 +242,10 @@ class CompatibilityChecker:
     def _summary(self, previous: Sequence[Schema]) -> _History:
         history = self._history
         known = history.schemas
-        if len(previous) < len(known) or any(a is not b for a, b in zip(known, previous, strict=False)):
+        if len(previous) < len(known) or not all(map(operator.is_, known, previous)):
             history = self._history = _History()
             known = history.schemas
+        last_record: A.RecordSchema | None = None
         for schema in previous[len(known) :]:
             known.append(schema)
             if not history.usable:
@@ -251,20 +255,28 @@ class CompatibilityChecker:
                 history.usable = False
                 continue
             parsed = _record(schema)
-            history.records.setdefault(
-                (parsed.name, parsed.fullname, parsed.namespace or "", tuple(aliases_of(parsed))), parsed
-            )
-            for i, f in enumerate(shape.fields):
-                key = shape.keys[i]
-                assert key is not None
-                counts = history.written.setdefault(f.name, {})
-                counts[key] = counts.get(key, 0) + 1
-                history.present[f.name] = history.present.get(f.name, 0) + 1
-                reader = (f.name, tuple(shape.aliases[i]), key, f.has_default)
+            if parsed is not last_record:  # versions of one record part share its parsed record
+                last_record = parsed
+                history.records.setdefault(
+                    (parsed.name, parsed.fullname, parsed.namespace or "", tuple(aliases_of(parsed))), parsed
+                )
+            if history.always is None:
+                history.always = set(shape.by_name)
+            else:
+                history.always.intersection_update(shape.by_name)
+            # Everything else is a set of distinct facts: only the readers history has not seen add any (the
+            # fields consecutive versions share are skipped at the cost of a set difference).
+            if history.readers.issuperset(shape.readers):
+                continue
+            for i, reader in enumerate(shape.readers):
+                if reader in history.readers:
+                    continue
+                name, aliases, key, _ = reader
+                history.written.setdefault(name, {})[key] = None
                 history.readers.add(reader)
-                history.readers_by_name.setdefault(f.name, set()).add(reader)
-                history.aliased = history.aliased or bool(reader[1])
-                history.types.setdefault(key, f.type)
+                history.readers_by_name.setdefault(name, set()).add(reader)
+                history.aliased = history.aliased or bool(aliases)
+                history.types.setdefault(key, shape.fields[i].type)
         return history
 
     def reader_writer(self, reader: Schema, writer: Schema) -> list[Found]:
@@ -342,6 +354,8 @@ class CompatibilityChecker:
         )
         shape.typed_names = frozenset([info.typed for info in infos if info.typed is not None])
         shape.opaque = [i for i, info in enumerate(infos) if info.typed is None]
+        if not shape.opaque:
+            shape.readers = [info.reader for info in infos]  # type: ignore[misc]  # none is None: no opaque field
         return shape
 
     def _layout_field(self, field_layout: FieldLayout, record: A.RecordSchema) -> _LayoutField:
@@ -365,6 +379,11 @@ class CompatibilityChecker:
             else:
                 shape.opaque.append(i)
         shape.typed_names = frozenset(typed)
+        if not shape.opaque:
+            shape.readers = [
+                (f.name, tuple(aliases[i]), key, f.has_default)  # type: ignore[misc]  # no key is None
+                for i, (f, key) in enumerate(zip(fields, keys, strict=True))
+            ]
         return shape
 
     def _reads_itself(self, field_: A.Field, key: str) -> bool:

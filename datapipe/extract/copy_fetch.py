@@ -29,6 +29,8 @@ import contextlib
 import queue
 import select
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -43,6 +45,9 @@ from datapipe.extract.avro_columns import arrow_type
 BLOCK_BYTES = 4 << 20
 """CSV bytes parsed per batch (about 25,000 rows of a 12-column table): with the blocks in flight (one being read,
 one parsed and waiting, one being encoded, one being deflated), the bound on what is held in memory."""
+
+STOP_GRACE_SECONDS = 1.0
+"""How long a stopped fetch thread may wait for the server before its query is cancelled."""
 
 SESSION = (
     "SET LOCAL TimeZone = 'UTC'",
@@ -171,8 +176,10 @@ class _Blocks:
 
     _END = object()
 
-    def __init__(self, rows: Any, columns: list[_Column], block_bytes: int) -> None:
+    def __init__(self, rows: Any, columns: list[_Column], block_bytes: int,
+                 cancel: Callable[[], Any] | None = None) -> None:
         self._rows = rows
+        self._cancel = cancel
         self._columns = columns
         self._block_bytes = block_bytes
         names = [c.name for c in columns]
@@ -198,12 +205,21 @@ class _Blocks:
         return item
 
     def stop(self) -> None:
-        """Stop the thread and wait for it: the connection is the caller's again."""
+        """Stop the thread and wait for it: the connection is the caller's again.
+
+        The thread looks at the request between blocks; one left waiting for rows the server is slow to send (a
+        long query, a lock) is freed by cancelling the query (``cancel``) after :data:`STOP_GRACE_SECONDS`."""
         self._stopping = True
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        cancel = self._cancel  # once
         while self._thread.is_alive():
             with contextlib.suppress(queue.Empty):
                 self._queue.get_nowait()  # unblock a put
             self._thread.join(0.05)
+            if cancel is not None and time.monotonic() > deadline:
+                with contextlib.suppress(Exception):  # best effort: the thread's read then fails and it ends
+                    cancel()
+                cancel = None
 
     def _run(self) -> None:
         try:
@@ -253,7 +269,8 @@ def batches(dbapi_connection: Any, select_sql: str, columns: list[_Column], *,
             cursor.execute(statement)
         with cursor.copy(f"COPY ({select_sql}) TO STDOUT WITH (FORMAT csv)") as copy:
             rows = _CopyRows(copy, dbapi_connection.pgconn)
-            blocks = _Blocks(rows, columns, BLOCK_BYTES if block_bytes is None else block_bytes)
+            blocks = _Blocks(rows, columns, BLOCK_BYTES if block_bytes is None else block_bytes,
+                             cancel=dbapi_connection.cancel_safe)
             try:
                 while (item := blocks.get()) is not None:
                     yield item

@@ -281,3 +281,32 @@ def test_should_raise_the_servers_error_met_in_the_middle_of_the_copy(edge: tupl
         assert cursor.fetchone()[0] == 20_000
     finally:
         connection.close()
+
+
+def test_should_stop_promptly_while_the_server_is_slow_to_send_rows(edge: tuple[Project, sa.Engine, str]) -> None:
+    # The consumer gives up (say, writing the file failed) while the fetch thread waits for a row the server takes
+    # 30 s to produce: the query is cancelled rather than waited for, and the connection recovers.
+    project, engine, schema = edge
+    fill(engine, schema, 2000)
+    sql, plan = copy_plan(project, engine, schema)
+    # Past the server's first 8 KiB of output (it sends nothing before), and short of the thread's first block.
+    stalled = f"{sql} WHERE CASE WHEN id = 1000 THEN pg_sleep(30)::text IS NOT NULL ELSE true END"
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        for statement in copy_fetch.SESSION:
+            cursor.execute(statement)
+        with pytest.raises(RuntimeError), cursor.copy(f"COPY ({stalled}) TO STDOUT WITH (FORMAT csv)") as copy:
+            rows = copy_fetch._CopyRows(copy, connection.dbapi_connection.pgconn)
+            blocks = copy_fetch._Blocks(rows, plan, 1 << 20, cancel=connection.dbapi_connection.cancel_safe)
+            time.sleep(0.5)  # the thread has the first rows and waits for row 1000
+            started = time.monotonic()
+            blocks.stop()
+            stopped_after = time.monotonic() - started
+            raise RuntimeError("the consumer's error")  # psycopg ends the COPY as it does for any error
+        connection.rollback()
+        cursor.execute(f"SELECT count(*) FROM {schema}.edge")
+        assert cursor.fetchone()[0] == 2000
+    finally:
+        connection.close()
+    assert stopped_after < 10

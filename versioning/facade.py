@@ -36,8 +36,11 @@ from versioning.schema import Schema
 from versioning.upgrade.operations import promote_value
 from versioning.upgrade.plan import Constant, Expression, InputField, plan_fields
 from versioning.upgrade.rows import RowUpgrader
-from versioning.validation.reference import Validator
+from versioning.validation.reference import EXPECTED, FieldError, Validator, unexpected_field, wrong_type
 from versioning.values import INT_RANGE, LONG_RANGE, is_mutable, owned
+
+_Resolved = tuple[int, Validator, Callable[[Any], bool], Callable[[Any], list[str] | None]]
+"""A version resolved: its number, reference validator, quick check and error lister."""
 
 DEFAULT_REGISTRY = "schemas"
 REGISTRY_ENV = "VERSIONING_REGISTRY"
@@ -59,13 +62,13 @@ class DataVersionManager:
         self.registry = loaded
         self.subject: Subject = loaded.subject(subject)
         self._first = self.subject.versions[0]
-        self._validators: dict[tuple[type, Any], tuple[int, Validator, Callable[[Any], bool]]] = {}
-        self._by_int: dict[int, tuple[int, Validator, Callable[[Any], bool]]] = {}
+        self._validators: dict[tuple[type, Any], _Resolved] = {}
+        self._by_int: dict[int, _Resolved] = {}
         self._upgraders: dict[tuple[Any, ...], Callable[[dict[str, Any]], dict[str, Any]]] = {}
         self._from_first: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
-    def _validator(self, version: Any) -> tuple[int, Validator, Callable[[Any], bool]]:
-        """The version as a number, its reference validator and its quick check; each version resolved once."""
+    def _validator(self, version: Any) -> _Resolved:
+        """The version as a number, its reference validator, quick check and error lister; each resolved once."""
         key = (type(version), version)  # True == 1 and 1.0 == 1 as keys; they are not versions
         try:
             return self._validators[key]
@@ -73,7 +76,13 @@ class DataVersionManager:
             pass
         number = self.subject.version_number(version)  # raises UnknownVersionError: nothing remembered
         schema = self.subject.schemas[number]
-        found = (number, self.subject.validator(number), compile_record_check(schema) or _never)
+        validator = self.subject.validator(number)
+        found = (
+            number,
+            validator,
+            compile_record_check(schema) or _never,
+            compile_error_lister(schema, validator) or _ask_the_reference,
+        )
         self._validators[key] = found
         if type(version) is int:
             self._by_int[version] = found
@@ -110,11 +119,13 @@ class DataVersionManager:
                 found = self._validator(version)
             except VersioningError as err:
                 return {"valid": False, "version": shown, "errors": [str(err)]}
-        used, validator, quick = found
+        used, validator, quick, lister = found
         if quick(data):
             return {"valid": True, "version": used, "errors": []}
-        errors = validator.errors(data)
-        return {"valid": not errors, "version": used, "errors": [str(e) for e in errors]}
+        listed = lister(data)
+        if listed is None:
+            listed = [str(e) for e in validator.errors(data)]
+        return {"valid": not listed, "version": used, "errors": listed}
 
     def upgrade_data(self, data: dict[str, Any], target_version: int) -> dict[str, Any]:
         """Move a record to ``target_version`` (up or down); the result carries ``schema_version``.
@@ -233,3 +244,79 @@ def compile_record_check(schema: Schema, version_field: str = VERSION_FIELD) -> 
     # One expression, no statements: about 40% cheaper per call than the same tests as if-statements.
     check: Callable[[Any], bool] = eval(f"lambda r: {' and '.join(terms)}", scope)  # repr literals and fixed tests
     return check
+
+
+_TYPE_TEST: dict[str, str] = {
+    "null": "{v} is None",
+    "boolean": "type({v}) is bool",
+    "int": "type({v}) is int",
+    "long": "type({v}) is int",
+    "double": "type({v}) is float or type({v}) is int",
+    "string": "type({v}) is str",
+}
+"""For a single-type field, whether a value is of a type the reference validator checks further; any other value
+gets :func:`~versioning.validation.reference.wrong_type`'s message, as the reference words it."""
+
+
+def compile_error_lister(
+    schema: Schema, validator: Validator, version_field: str = VERSION_FIELD
+) -> Callable[[Any], list[str] | None] | None:
+    """A function listing one record's errors as the reference validator words them, in its order; None for a
+    schema :func:`compile_record_check` does not take.
+
+    Made for the record a quick check turned down: each field present is first given the same quick test, and
+    only a field that fails it goes to its own reference check (``validator.top_fields``), which words its
+    errors; a missing field and an unknown key get the reference's messages. The function returns None for a
+    value that is not exactly a dict, so the reference answers that too. Generated source, as the quick check.
+    """
+    if compile_record_check(schema, version_field) is None or len(validator.top_fields) != len(schema.fields):
+        return None
+    lines = ["def lister(r):", "    if type(r) is not dict:", "        return None", "    out = []", "    present = 0"]
+    scope: dict[str, Any] = {
+        "missing": object(),
+        "known": frozenset([*schema.field_names, version_field]),
+        "label": validator.top_label,
+        "unexpected": unexpected_field,
+        "refer": _refer,
+        "wrong_type": wrong_type,
+    }
+    for index, (f, (name, check, optional)) in enumerate(zip(schema.fields, validator.top_fields, strict=True)):
+        assert f["name"] == name
+        branches = f["type"] if isinstance(f["type"], list) else [f["type"]]
+        test = " or ".join(_QUICK[b] for b in branches).format(v="v")
+        scope[f"check{index}"] = check
+        lines.append(f"    v = r.get({name!r}, missing)")
+        lines.append("    if v is missing:")
+        lines.append("        pass" if optional else f"        out.append({name + ': missing required field'!r})")
+        lines.append("    else:")
+        lines.append("        present += 1")
+        lines.append(f"        if not ({test}):")
+        kind = branches[0] if len(branches) == 1 else None
+        if kind in _TYPE_TEST:  # the commonest mistake, a value of another type, worded here as the reference does
+            lines.append(f"            if not ({_TYPE_TEST[kind].format(v='v')}):")
+            lines.append(f"                out.append({name + ': '!r} + wrong_type({EXPECTED[kind]!r}, v))")
+            lines.append("            else:")
+            lines.append(f"                refer(check{index}, v, {name!r}, out)")
+        else:
+            lines.append(f"            refer(check{index}, v, {name!r}, out)")
+    lines += [
+        "    if len(r) > present:",
+        "        for key in r:",
+        "            if key not in known:",
+        "                out.append(str(unexpected(str(key), label)))",
+        "    return out",
+    ]
+    exec("\n".join(lines), scope)  # field names enter only as repr literals; the tests are fixed text
+    lister: Callable[[Any], list[str] | None] = scope["lister"]
+    return lister
+
+
+def _refer(check: Callable[[Any, str, list[FieldError]], None], value: Any, path: str, out: list[str]) -> None:
+    """Run one field's reference check and add its errors, worded, to ``out``."""
+    found: list[FieldError] = []
+    check(value, path, found)
+    out.extend(map(str, found))
+
+
+def _ask_the_reference(record: Any) -> None:
+    return None

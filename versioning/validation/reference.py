@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import avro.schema as A
 
@@ -26,9 +26,11 @@ VERSION_FIELD = "schema_version"
 """The record field that says which version a record was written with."""
 
 
-@dataclass(frozen=True)
-class FieldError:
-    """One thing wrong with a record: the field path (``address.lines[2]``) and what is wrong."""
+class FieldError(NamedTuple):
+    """One thing wrong with a record: the field path (``address.lines[2]``) and what is wrong.
+
+    A named tuple: immutable like a frozen dataclass, and about 5x cheaper to make (an invalid record makes one
+    per problem, and the facade reports them record by record)."""
 
     path: str
     message: str
@@ -55,6 +57,10 @@ class Validator:
         self.schema = schema
         self.version_field = version_field
         self._compiling: dict[str, Check] = {}
+        self.top_fields: list[tuple[str, Check, bool]] = []
+        """The top-level record's fields in order: name, the field's check, whether it may be absent."""
+        self.top_label = ""
+        """The top-level record's name, as messages give it."""
         self._check = self._compile(schema.parsed, top=True)
 
     def errors(self, record: Any) -> list[FieldError]:
@@ -110,6 +116,8 @@ class Validator:
             known.add(self.version_field)
         label = node.name
         version_key = self.version_field
+        if top:
+            self.top_fields, self.top_label = fields, label
 
         def check(value: Any, path: str, errors: list[FieldError]) -> None:
             if type(value) is not dict:
@@ -126,9 +134,7 @@ class Validator:
             if len(value) > present and not (top and len(value) == present + 1 and version_key in value):
                 for key in value:
                     if key not in known:
-                        errors.append(
-                            FieldError(prefix + str(key), f"unexpected field (not in the {label} schema); remove it")
-                        )
+                        errors.append(unexpected_field(prefix + str(key), label))
 
         self._compiling[name] = check
         return check
@@ -155,6 +161,11 @@ class Validator:
         return check
 
 
+def unexpected_field(path: str, label: str) -> FieldError:
+    """The error for a key that the ``label`` record schema does not have."""
+    return FieldError(path, f"unexpected field (not in the {label} schema); remove it")
+
+
 def _unset(value: Any, path: str, errors: list[FieldError]) -> None:  # pragma: no cover - replaced at once
     raise AssertionError("recursive schema compiled out of order")
 
@@ -164,6 +175,24 @@ def _show(value: Any) -> str:
     if len(text) > 40:
         text = text[:37] + "..."
     return f"{type(value).__name__} {text}" if value is not None else "null"
+
+
+EXPECTED: dict[str, str] = {
+    "null": "null",
+    "boolean": "boolean",
+    "int": "int (32-bit)",
+    "long": "long (64-bit)",
+    "float": "float",
+    "double": "double",
+    "bytes": "bytes",
+    "string": "string",
+}
+"""How messages name what each primitive type expects."""
+
+
+def wrong_type(expected: str, value: Any) -> str:
+    """The message for a value of the wrong type: ``expected string, got int 3``."""
+    return f"expected {expected}, got {_show(value)}"
 
 
 def _type_name(node: A.Schema) -> str:
@@ -176,7 +205,7 @@ def _type_name(node: A.Schema) -> str:
 def _simple(test: Callable[[Any], bool], expected: str) -> Check:
     def check(value: Any, path: str, errors: list[FieldError]) -> None:
         if not test(value):
-            errors.append(FieldError(path, f"expected {expected}, got {_show(value)}"))
+            errors.append(FieldError(path, wrong_type(expected, value)))
 
     return check
 
@@ -184,7 +213,7 @@ def _simple(test: Callable[[Any], bool], expected: str) -> Check:
 def _integer(low: int, high: int, expected: str) -> Check:
     def check(value: Any, path: str, errors: list[FieldError]) -> None:
         if type(value) is not int:
-            errors.append(FieldError(path, f"expected {expected}, got {_show(value)}"))
+            errors.append(FieldError(path, wrong_type(expected, value)))
         elif not low <= value <= high:
             errors.append(FieldError(path, f"{value} is out of range for {expected}"))
 
@@ -204,7 +233,7 @@ def has_surrogate(text: str) -> bool:
 
 def _string(value: Any, path: str, errors: list[FieldError]) -> None:
     if type(value) is not str:
-        errors.append(FieldError(path, f"expected string, got {_show(value)}"))
+        errors.append(FieldError(path, wrong_type(EXPECTED["string"], value)))
     elif not value.isascii() and _SURROGATE.search(value):
         errors.append(FieldError(path, f"the string {SURROGATE_MESSAGE}"))
 
@@ -222,19 +251,19 @@ def _number(single: bool) -> Check:
             if not exact_double(value) or (single and abs(value) > FLOAT_MAX):
                 errors.append(FieldError(path, f"the integer {_show(value)} cannot be stored exactly as a {expected}"))
         else:
-            errors.append(FieldError(path, f"expected {expected}, got {_show(value)}"))
+            errors.append(FieldError(path, wrong_type(expected, value)))
 
     return check
 
 
 _PRIMITIVE: dict[str, Check] = {
-    "null": _simple(lambda v: v is None, "null"),
-    "boolean": _simple(lambda v: type(v) is bool, "boolean"),
-    "int": _integer(*INT_RANGE, "int (32-bit)"),
-    "long": _integer(*LONG_RANGE, "long (64-bit)"),
+    "null": _simple(lambda v: v is None, EXPECTED["null"]),
+    "boolean": _simple(lambda v: type(v) is bool, EXPECTED["boolean"]),
+    "int": _integer(*INT_RANGE, EXPECTED["int"]),
+    "long": _integer(*LONG_RANGE, EXPECTED["long"]),
     "float": _number(single=True),
     "double": _number(single=False),
-    "bytes": _simple(lambda v: type(v) in (bytes, bytearray), "bytes"),
+    "bytes": _simple(lambda v: type(v) in (bytes, bytearray), EXPECTED["bytes"]),
     "string": _string,
 }
 
@@ -310,7 +339,7 @@ def _instance(kinds: tuple[type, ...], expected: str, exclude: type | None = Non
     def build(node: A.Schema) -> Check:
         def check(value: Any, path: str, errors: list[FieldError]) -> None:
             if not isinstance(value, kinds) or (exclude is not None and isinstance(value, exclude)):
-                errors.append(FieldError(path, f"expected {expected}, got {_show(value)}"))
+                errors.append(FieldError(path, wrong_type(expected, value)))
 
         return check
 
@@ -328,7 +357,7 @@ def _moment(aware: bool) -> Callable[[A.Schema], Check]:
     def build(node: A.Schema) -> Check:
         def check(value: Any, path: str, errors: list[FieldError]) -> None:
             if not isinstance(value, dt.datetime) or (value.tzinfo is not None) != aware:
-                errors.append(FieldError(path, f"expected {expected}, got {_show(value)}"))
+                errors.append(FieldError(path, wrong_type(expected, value)))
 
         return check
 

@@ -518,6 +518,10 @@ def _schema_from_bytes(data: bytes, where: str, memo: ParseMemo | None = None) -
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise SchemaError([Problem(where, "not UTF-8 text; save the schema as UTF-8 JSON")]) from None
+    if memo is not None:
+        known = memo.known_text(text, where)  # fields seen in earlier versions are not read again
+        if known is not None:
+            return known
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as err:
@@ -526,7 +530,7 @@ def _schema_from_bytes(data: bytes, where: str, memo: ParseMemo | None = None) -
         ) from None
     except RecursionError:
         raise SchemaError([Problem(where, too_deep())]) from None
-    return parse_schema(parsed, where, memo)
+    return parse_schema(parsed, where, memo, text=text if memo is not None else None)
 
 
 def _load_subject(

@@ -9,8 +9,13 @@ type, a default that does not match its field's type.
 from __future__ import annotations
 
 import json
+import json as _json  # the module, where a method or argument is called ``json``
+import json.decoder
+import json.scanner
 import marshal
 import math
+import operator
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +28,14 @@ import avro.schema
 from versioning.errors import Problem, SchemaError
 from versioning.input_limits import MAX_NESTING, nesting_depth, nesting_problem, too_deep
 from versioning.values import INT_RANGE, LONG_RANGE, from_json
+
+_WHITESPACE = json.decoder.WHITESPACE.match
+_SEPARATOR = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*").match
+"""What may follow an element of a JSON array: a comma or the closing bracket, with JSON's whitespace."""
+_SCAN_ONCE = json.scanner.make_scanner(json.JSONDecoder())
+"""What ``json.loads`` reads a value with (the C scanner, the default decoder's settings): (value, end)."""
+_SCANSTRING = json.decoder.scanstring
+_NAME = operator.attrgetter("name")
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED = frozenset({"record", "error", "enum", "fixed"})
@@ -45,11 +58,25 @@ class Schema:
         source: str = "<schema>",
         *,
         layout: RecordLayout | None = None,
+        text: str | None = None,
     ) -> None:
-        self.json = json
+        self._json = json
+        self._text = text if json is None else None
         self._parsed = parsed
         self.source = source
         self.layout = layout
+
+    @property
+    def json(self) -> Any:
+        """The schema as written: dicts, lists and strings (read from the file's text on first use when the
+        version was proven from its text, see :meth:`ParseMemo.known_text`)."""
+        if self._text is not None:
+            self._json, self._text = _json.loads(self._text), None
+        return self._json
+
+    @json.setter
+    def json(self, value: Any) -> None:
+        self._json, self._text = value, None
 
     @property
     def parsed(self) -> avro.schema.Schema:
@@ -71,7 +98,10 @@ class Schema:
 
     @property
     def fields(self) -> list[dict[str, Any]]:
-        """The top-level fields of a record schema (empty for other schemas)."""
+        """The top-level fields of a record schema (empty for other schemas); read them, do not change them
+        (a version proven field by field shares each with the versions that repeat it)."""
+        if self.layout is not None:
+            return [f.json for f in self.layout.fields]
         if isinstance(self.json, dict) and self.json.get("type") in ("record", "error"):
             return list(self.json.get("fields", []))
         return []
@@ -79,10 +109,12 @@ class Schema:
     @property
     def field_names(self) -> list[str]:
         """The names of the top-level fields, in schema order."""
+        if self.layout is not None:
+            return [f.name for f in self.layout.fields]
         return [f["name"] for f in self.fields]
 
     def field(self, name: str) -> dict[str, Any] | None:
-        """The top-level field called ``name``, or None."""
+        """The top-level field called ``name``, or None (shared: do not change it)."""
         return next((f for f in self.fields if f["name"] == name), None)
 
     def default(self, name: str) -> Any:
@@ -101,15 +133,18 @@ class Schema:
         return cache[name]
 
 
-def parse_schema(schema_json: Any, source: str = "<schema>", memo: ParseMemo | None = None) -> Schema:
+def parse_schema(
+    schema_json: Any, source: str = "<schema>", memo: ParseMemo | None = None, *, text: str | None = None
+) -> Schema:
     """Check and parse an Avro schema given as JSON data; raises :class:`SchemaError` listing every problem.
 
     A schema nested deeper than :data:`versioning.input_limits.MAX_NESTING` is refused before any walk.
     ``memo``: what earlier versions of the same subject proved (see :class:`ParseMemo`); only for JSON freshly
     read by ``json.loads`` (a tree, nested no deeper than the JSON reader allows). The answer is the same with
-    or without it.
+    or without it. ``text``: the file text ``schema_json`` was read from, which :meth:`ParseMemo.known_text`
+    already failed to prove: the version is checked whole, and its fields are remembered by their text.
     """
-    if memo is not None:
+    if memo is not None and text is None:
         known = memo.known(schema_json, source)
         if known is not None:
             return known
@@ -121,9 +156,10 @@ def parse_schema(schema_json: Any, source: str = "<schema>", memo: ParseMemo | N
         raise SchemaError(problems)
     parsed = _avro_parse(schema_json, source)
     if memo is not None and memo.learn(schema_json, parsed):
-        known = memo.known(schema_json, source)
+        known = memo.known(schema_json, source) if text is None else memo.known_text(text, source)
         if known is not None:
             known._parsed = parsed
+            known.json = schema_json  # read already
             return known
     return Schema(json=schema_json, parsed=parsed, source=source)
 
@@ -190,6 +226,8 @@ class RecordShell:
     """... and for the ``avro`` package."""
     fields: dict[bytes, FieldLayout] = field(default_factory=dict)
     """The fields seen in records of this shell, by their exact JSON (``marshal``'s bytes)."""
+    by_text: dict[str, FieldLayout] = field(default_factory=dict)
+    """The same, by their exact text in a file (equal texts are equal JSON values)."""
 
 
 @dataclass(eq=False)
@@ -216,6 +254,130 @@ class ParseMemo:
 
     def __init__(self) -> None:
         self.shells: dict[bytes, RecordShell] = {}
+        self._last = _FieldTexts("", [], [], [])
+        """Where the fields of the last version proven from its text stood: the next one's are looked for there."""
+
+    def known_text(self, text: str, source: str) -> Schema | None:
+        """As :meth:`known` for a schema file's text (what ``json.loads`` would read), without reading it all.
+
+        Each field is found by its exact text: a field whose text is one seen before (looked for where the
+        last version had it, or one place on) is not read again, its layout is looked up by that text; a new
+        one is read by the JSON decoder's own scanner, which also gives its text. Anything unexpected (not a
+        plain object, a key twice, bad JSON, ...) is None, and the caller reads the text whole, so problems
+        and their messages are always the whole walk's. The schema's JSON is read from the text when first
+        asked for.
+        """
+        try:
+            found = self._scan(text)
+        except Exception:  # bad JSON, deep nesting...: the whole read reports it exactly
+            return None
+        if found is None:
+            return None
+        part, where, values = found.part, found.fields, found.values
+        texts = where.texts
+        shell = self.shells.get(_marshal(part) or b"")
+        if shell is None:
+            return None
+        by_text = shell.by_text
+        layouts: list[FieldLayout | None] = list(map(by_text.get, texts))
+        if None in layouts:  # new fields: each checked and parsed on its own, once
+            for i, layout in enumerate(layouts):
+                if layout is None:
+                    fld = values[i] if i in values else _json.loads(texts[i])
+                    layout = _field_layout(fld, shell, source) if type(fld) is dict else None
+                    if layout is None:
+                        return None
+                    layouts[i] = by_text[texts[i]] = layout
+        proven = self._sound(shell, cast(list[FieldLayout], layouts))
+        if proven is None:
+            return None
+        self._last = where
+        return Schema(None, None, source, layout=proven, text=text)
+
+    def _scan(self, s: str) -> _Scanned | None:
+        """A record's part but its fields, where each field's text stands, and the fields read to find them.
+
+        Fields are looked for as runs of the last version's (from where it was matched up to, or one field on:
+        one dropped): a stretch of the last version's text that stands here too, from the start of a field to
+        the end of another, holds the same fields (each whole JSON objects, the scanner's state the same where
+        the stretch starts), so a version that changes a field or two is matched in a few comparisons. Other
+        fields are read by ``json``'s scanner.
+        """
+        ws = _WHITESPACE
+        scan = _SCAN_ONCE
+        idx = ws(s, 0).end()
+        if s[idx] != "{":
+            return None
+        idx = ws(s, idx + 1).end()
+        part: dict[str, Any] = {}
+        texts: list[str] | None = None
+        starts: list[int] = []
+        ends: list[int] = []
+        values: dict[int, Any] = {}
+        while True:
+            if s[idx] != '"':
+                return None
+            key, idx = _SCANSTRING(s, idx + 1)
+            if key in part or (key == "fields" and texts is not None):
+                return None  # a key twice: json.loads keeps the last, the whole read decides
+            idx = ws(s, idx).end()
+            if s[idx] != ":":
+                return None
+            idx = ws(s, idx + 1).end()
+            if key == "fields":
+                if s[idx] != "[":
+                    return None
+                texts = []
+                last = self._last
+                was, was_starts, was_ends, was_texts = last.text, last.starts, last.ends, last.texts
+                count = len(was_texts)
+                j = 0  # the last version's fields are matched up to here
+                idx = ws(s, idx + 1).end()
+                if s[idx] == "]":
+                    idx = ws(s, idx + 1).end()
+                else:
+                    while True:
+                        first = j if j < count and s.startswith(was_texts[j], idx) else -1
+                        if first < 0 and j + 1 < count and s.startswith(was_texts[j + 1], idx):
+                            first = j + 1
+                        if first >= 0:
+                            k = _longest_run(s, idx, was, was_starts, was_ends, first)
+                            base = was_starts[first]
+                            shift = idx - base
+                            texts += was_texts[first : k + 1]
+                            if shift:
+                                starts += [at + shift for at in was_starts[first : k + 1]]
+                                ends += [at + shift for at in was_ends[first : k + 1]]
+                            else:  # where the fields stood (before any that changed)
+                                starts += was_starts[first : k + 1]
+                                ends += was_ends[first : k + 1]
+                            idx += was_ends[k] - base
+                            j = k + 1
+                        else:
+                            value, end = scan(s, idx)
+                            values[len(texts)] = value
+                            texts.append(s[idx:end])
+                            starts.append(idx)
+                            ends.append(end)
+                            idx = end
+                        separator = _SEPARATOR(s, idx)
+                        if separator is None:
+                            return None
+                        idx = separator.end()
+                        if separator.group(1) == "]":
+                            break
+            else:
+                part[key], idx = scan(s, idx)
+                idx = ws(s, idx).end()
+            mark = s[idx]
+            idx = ws(s, idx + 1).end()
+            if mark == "}":
+                break
+            if mark != ",":
+                return None
+        if idx != len(s) or texts is None:
+            return None
+        return _Scanned(part, _FieldTexts(s, starts, ends, texts), values)
 
     def known(self, schema_json: Any, source: str) -> Schema | None:
         """``schema_json`` as a :class:`Schema` (not parsed yet) when its parts prove it sound, else None."""
@@ -242,8 +404,13 @@ class ParseMemo:
                     if layout is None:
                         return None
                     layouts[i] = known_fields[keys[i]] = layout
-        found = cast(list[FieldLayout], layouts)
-        if len({layout.name for layout in found}) != len(found):
+        proven = self._sound(shell, cast(list[FieldLayout], layouts))
+        return None if proven is None else Schema(schema_json, None, source, layout=proven)
+
+    @staticmethod
+    def _sound(shell: RecordShell, found: list[FieldLayout]) -> RecordLayout | None:
+        """The record of these known, sound fields, unless two share a name or define the same type."""
+        if len(set(map(_NAME, found))) != len(found):
             return None  # a field name twice: the whole walk reports it
         ours: set[str] = {shell.fullname}
         theirs: set[str] = {shell.avro_fullname}
@@ -253,7 +420,7 @@ class ParseMemo:
                     return None  # a type defined twice: the whole walk reports it
                 ours |= layout.defines
                 theirs |= layout.defines_avro
-        return Schema(schema_json, None, source, layout=RecordLayout(shell, found))
+        return RecordLayout(shell, found)
 
     def learn(self, schema_json: Any, parsed: avro.schema.Schema) -> bool:
         """Remember the record part of a version just checked in full; True if it was new and may be used."""
@@ -285,6 +452,43 @@ class ParseMemo:
             avro_space=avro.name.Name(name, part.get("namespace"), None).space,
         )
         return True
+
+
+@dataclass
+class _FieldTexts:
+    """Where a version's fields stand in its file's text: ``text[starts[i]:ends[i]] == texts[i]``, and only a
+    comma and whitespace between one field and the next."""
+
+    text: str
+    starts: list[int]
+    ends: list[int]
+    texts: list[str]
+
+
+@dataclass
+class _Scanned:
+    part: dict[str, Any]
+    """The record's part but its fields, as ``json.loads`` reads it."""
+    fields: _FieldTexts
+    values: dict[int, Any]
+    """The fields read (by position) to find their end; the others are ones seen before."""
+
+
+def _longest_run(s: str, idx: int, was: str, starts: list[int], ends: list[int], first: int) -> int:
+    """The last field ``k`` such that the last version's text from field ``first`` to the end of field ``k``
+    stands at ``idx`` (field ``first`` itself does): tried whole first, else found by halving."""
+    base = starts[first]
+    last = len(ends) - 1
+    if s.startswith(was[base : ends[last]], idx):
+        return last
+    low, high = first, last - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if s.startswith(was[base : ends[middle]], idx):
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _marshal(value: Any) -> bytes | None:

@@ -36,6 +36,9 @@ _SCAN_ONCE = json.scanner.make_scanner(json.JSONDecoder())
 """What ``json.loads`` reads a value with (the C scanner, the default decoder's settings): (value, end)."""
 _SCANSTRING = json.decoder.scanstring
 _NAME = operator.attrgetter("name")
+_JSON = operator.attrgetter("json")
+_DEFINES = operator.attrgetter("defines")
+_DEFINES_AVRO = operator.attrgetter("defines_avro")
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
 NAMED = frozenset({"record", "error", "enum", "fixed"})
@@ -101,7 +104,7 @@ class Schema:
         """The top-level fields of a record schema (empty for other schemas); read them, do not change them
         (a version proven field by field shares each with the versions that repeat it)."""
         if self.layout is not None:
-            return [f.json for f in self.layout.fields]
+            return list(map(_JSON, self.layout.fields))
         if isinstance(self.json, dict) and self.json.get("type") in ("record", "error"):
             return list(self.json.get("fields", []))
         return []
@@ -110,7 +113,7 @@ class Schema:
     def field_names(self) -> list[str]:
         """The names of the top-level fields, in schema order."""
         if self.layout is not None:
-            return [f.name for f in self.layout.fields]
+            return list(map(_NAME, self.layout.fields))
         return [f["name"] for f in self.fields]
 
     def field(self, name: str) -> dict[str, Any] | None:
@@ -412,14 +415,12 @@ class ParseMemo:
         """The record of these known, sound fields, unless two share a name or define the same type."""
         if len(set(map(_NAME, found))) != len(found):
             return None  # a field name twice: the whole walk reports it
-        ours: set[str] = {shell.fullname}
-        theirs: set[str] = {shell.avro_fullname}
-        for layout in found:
-            if layout.defines:
-                if not ours.isdisjoint(layout.defines) or not theirs.isdisjoint(layout.defines_avro):
-                    return None  # a type defined twice: the whole walk reports it
-                ours |= layout.defines
-                theirs |= layout.defines_avro
+        # No type defined twice (the record's own name among them): the names together as many as one by one.
+        for own, defines in ((shell.fullname, _DEFINES), (shell.avro_fullname, _DEFINES_AVRO)):
+            each = list(map(defines, found))
+            together = {own}.union(*each)
+            if len(together) != 1 + sum(map(len, each)):
+                return None  # the whole walk reports it
         return RecordLayout(shell, found)
 
     def learn(self, schema_json: Any, parsed: avro.schema.Schema) -> bool:

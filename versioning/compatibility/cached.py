@@ -24,7 +24,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import avro.schema as A
 
@@ -60,7 +60,7 @@ class _Shape:
     """Per field, when none is opaque: its entry in :attr:`_History.readers`."""
 
 
-@dataclass
+@dataclass(eq=False)  # looked for among others by identity (``None in infos`` with no __eq__ to call)
 class _LayoutField:
     """What the checks need of one distinct field of records proven field by field, worked out once."""
 
@@ -180,10 +180,9 @@ class CompatibilityChecker:
             return None
         if new.layout.shell is not proven.layout.shell or history.aliased or any(shape.aliases):
             return None
-        before = {f.name: f for f in proven.layout.fields}
-        changed = {f.name for f in new.layout.fields if before.pop(f.name, None) is not f}
-        changed.update(before)  # the names P had and ``new`` has not
-        return changed
+        # A field of ``new`` not among P's (by identity: one distinct field each) has a name P lacks or had
+        # with another field; a field of P not among ``new``'s, a name ``new`` lacks or has otherwise.
+        return set(map(_NAME, set(new.layout.fields).symmetric_difference(proven.layout.fields)))
 
     def _prove(self, new: Schema, shape: _Shape, history: _History, mode: Compatibility, only: set[str] | None) -> bool:
         parsed = _record(new)
@@ -342,20 +341,30 @@ class CompatibilityChecker:
         return shape
 
     def _layout_shape(self, layout: RecordLayout) -> _Shape:
-        """The shape of a record proven sound field by field: each distinct field is worked out once."""
+        """The shape of a record proven sound field by field: each distinct field is worked out once, and a
+        version is put together from its fields' facts (``map`` over attribute getters: no per-field bytecode)."""
         known = self._layout_fields
-        infos = [known.get(f) or self._layout_field(f, layout.shell.record) for f in layout.fields]
-        fields = [f.field for f in layout.fields]
+        parts = layout.fields
+        infos: list[_LayoutField | None] = list(map(known.get, parts))
+        if None in infos:
+            record = layout.shell.record
+            infos = [info or self._layout_field(f, record) for f, info in zip(parts, infos, strict=True)]
+        ready = cast(list[_LayoutField], infos)
+        fields = list(map(_FIELD, parts))
         shape = _Shape(
             fields,
-            {f.name: i for i, f in enumerate(fields)},  # the names are distinct (the layout proves it)
-            [info.aliases for info in infos],
-            [info.key for info in infos],
+            # The names are distinct (the layout proves it).
+            dict(zip(map(_NAME, parts), range(len(parts)), strict=True)),
+            list(map(_ALIASES, ready)),
+            list(map(_KEY, ready)),
         )
-        shape.typed_names = frozenset([info.typed for info in infos if info.typed is not None])
-        shape.opaque = [i for i, info in enumerate(infos) if info.typed is None]
-        if not shape.opaque:
-            shape.readers = [info.reader for info in infos]  # type: ignore[misc]  # none is None: no opaque field
+        typed = list(map(_TYPED, ready))
+        if None in typed:
+            shape.typed_names = frozenset([t for t in typed if t is not None])
+            shape.opaque = [i for i, t in enumerate(typed) if t is None]
+        else:
+            shape.typed_names = frozenset(typed)  # type: ignore[arg-type]  # no None
+            shape.readers = list(map(_READER, ready))
         return shape
 
     def _layout_field(self, field_layout: FieldLayout, record: A.RecordSchema) -> _LayoutField:
@@ -393,6 +402,14 @@ class CompatibilityChecker:
             relative = Walker().walk(field_.type, field_.type, "")
             self._fields[(key, key)] = relative
         return not relative
+
+
+_FIELD = operator.attrgetter("field")
+_NAME = operator.attrgetter("name")
+_ALIASES = operator.attrgetter("aliases")
+_KEY = operator.attrgetter("key")
+_TYPED = operator.attrgetter("typed")
+_READER = operator.attrgetter("reader")
 
 
 def _record(schema: Schema) -> A.RecordSchema:

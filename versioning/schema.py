@@ -278,7 +278,10 @@ class ParseMemo:
             return None
         part, where, values = found.part, found.fields, found.values
         texts = where.texts
-        shell = self.shells.get(_marshal(part) or b"")
+        key = _marshal(part)
+        if key is None:
+            return None
+        shell = self.shells.get(key) or self._learn_part(part, key)
         if shell is None:
             return None
         by_text = shell.by_text
@@ -422,6 +425,28 @@ class ParseMemo:
             if len(together) != 1 + sum(map(len, each)):
                 return None  # the whole walk reports it
         return RecordLayout(shell, found)
+
+    def _learn_part(self, part: dict[str, Any], key: bytes) -> RecordShell | None:
+        """A record part not seen yet, checked whole on its own (as a record with no fields), then remembered.
+
+        A record is sound exactly when its part is (as a record with no fields: name, namespace, aliases, every
+        other key) and its fields are, each on its own in the part's namespace, none defining a type twice or
+        the record's own name (what :meth:`_sound` checks) and none naming a type defined elsewhere (what
+        :func:`_field_layout` requires): so a first version is proven by its parts like the next ones, and
+        anything the parts do not prove is walked whole.
+        """
+        if part.get("type") != "record":
+            return None
+        empty = {**part, "fields": []}
+        if nesting_problem(empty) is not None or next(check_schema(empty), None) is not None:
+            return None
+        try:
+            parsed = _avro_parse(empty, "<record>")
+        except SchemaError:
+            return None
+        if not self.learn(empty, parsed):
+            return None
+        return self.shells.get(key)
 
     def learn(self, schema_json: Any, parsed: avro.schema.Schema) -> bool:
         """Remember the record part of a version just checked in full; True if it was new and may be used."""

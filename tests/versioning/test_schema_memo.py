@@ -328,3 +328,17 @@ def test_should_find_what_breaks_the_mode_after_versions_proven_compatible() -> 
     )
     assert want.incompatibilities  # n: int -> string breaks both ways
     assert found.incompatibilities == want.incompatibilities
+
+
+@pytest.mark.parametrize("mode", [Compatibility.BACKWARD, Compatibility.FORWARD, Compatibility.FULL_TRANSITIVE])
+def test_should_stop_at_a_recursive_record_where_the_reference_walk_stops(mode: Compatibility) -> None:
+    # A field typed by its own record: the walk into it meets the pair of records already in progress.
+    own = {"name": "b", "type": "Thing", "order": "ascending"}
+    history = [record([own]), record([own, {"name": "a", "type": "int"}])]
+    memo = ParseMemo()
+    schemas = [parse_schema(copy.deepcopy(v), "v.avsc", memo) for v in history]
+    whole = [parse_schema(copy.deepcopy(v)) for v in history]
+    got = CompatibilityChecker().check(schemas[1], schemas[:1], mode, subject="s")
+    want = check_compatibility(whole[1], whole[:1], mode, subject="s")
+    assert got.incompatibilities == want.incompatibilities
+    assert [i.location for i in want.incompatibilities] == (["/fields/1"] if mode.backward else [])

@@ -290,6 +290,10 @@ class CompatibilityChecker:
         # written with the very same type need a look.
         r, w = _record(reader), _record(writer)
         found: list[Found] = list(name_incompatibilities(r, w, ""))
+        # A field whose type names a type defined elsewhere may name these very records (a recursive record):
+        # walked as the reference walks it, with this pair in progress, so the recursion stops where it does there.
+        nested = Walker()
+        nested.in_progress.add((id(r), id(w)))
         changed = reader_shape.typed_names - writer_shape.typed_names
         by_name = writer_shape.by_name
         todo = sorted([reader_shape.by_name[name] for name, _ in changed] + reader_shape.opaque)
@@ -314,7 +318,7 @@ class CompatibilityChecker:
             writer_field = writer_shape.fields[index]
             reader_key, writer_key = reader_shape.keys[i], writer_shape.keys[index]
             if reader_key is None or writer_key is None:
-                found.extend(Walker().walk(reader_field.type, writer_field.type, f"{at}/type"))
+                found.extend(nested.walk(reader_field.type, writer_field.type, f"{at}/type"))
                 continue
             relative = self._fields.get((reader_key, writer_key))
             if relative is None:

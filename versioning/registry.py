@@ -565,6 +565,8 @@ def _load_subject(
         return data
 
     rel = lambda p: str(p.relative_to(root.parent)) if root.parent in p.parents else str(p)  # noqa: E731
+    in_folder = rel(folder)
+    rel_file = lambda file_name: f"{in_folder}/{file_name}"  # noqa: E731  # rel(folder / file_name), no Path made
     config_path = folder / SUBJECT_FILE
     before = len(problems)
     config: dict[str, Any] = {}
@@ -612,25 +614,39 @@ def _load_subject(
     version_files: dict[int, str] = {}
     memo = ParseMemo()  # consecutive versions share most fields: each distinct field is checked once
     listed = sorted(verified.digests) if verified is not None else sorted(p.name for p in folder.glob("*.avsc"))
+    numbered: list[tuple[str, int | None]] = []  # (file name, its version or None), in the listing's order
     for file_name in listed:
         if not file_name.endswith(".avsc"):
             continue
         match = VERSION_FILE.match(file_name)
-        if not match or int(match.group(1)) < 1:
+        numbered.append((file_name, int(match.group(1)) if match and int(match.group(1)) >= 1 else None))
+    read_as: dict[str, Schema | list[Problem]] = {}
+    if verified is None:
+        # Read in version order (v2 after v1, not after v19): each version is then matched against the one before
+        # it, which it differs from least. What each file gives is reported below in the listing's order.
+        for file_name, _ in sorted((e for e in numbered if e[1] is not None), key=lambda e: e[1] or 0):
+            data = contents.get(file_name)  # the very bytes hashed into ``files``: nothing to compare
+            try:
+                if data is None:
+                    data = read(folder / file_name)
+                read_as[file_name] = _schema_from_bytes(data, rel_file(file_name), memo)
+            except OSError as err:
+                read_as[file_name] = [Problem(rel_file(file_name), f"cannot read the file: {err.strerror}")]
+            except SchemaError as err:
+                read_as[file_name] = err.problems
+    for file_name, number in numbered:
+        if number is None:
             problems.append(Problem(rel(folder / file_name), "schema files are named v<N>.avsc with N = 1, 2, 3, ..."))
             continue
-        version_files[int(match.group(1))] = file_name
+        version_files[number] = file_name
         if verified is not None:
             continue  # checked clean before: parsed on first use (no path made for it until then)
-        path = folder / file_name
-        try:
-            schemas[int(match.group(1))] = _schema_from_bytes(read(path), rel(path), memo)
-        except OSError as err:
-            problems.append(Problem(rel(path), f"cannot read the file: {err.strerror}"))
-            schemas[int(match.group(1))] = None  # type: ignore[assignment]  # a hole, checked below
-        except SchemaError as err:
-            problems.extend(err.problems)
-            schemas[int(match.group(1))] = None  # type: ignore[assignment]  # a hole, checked below
+        got = read_as[file_name]
+        if isinstance(got, list):
+            problems.extend(got)
+            schemas[number] = None  # type: ignore[assignment]  # a hole, checked below
+        else:
+            schemas[number] = got
     if verified is not None:
         assert digests is not None
         lazy = _VersionFiles(folder, rel, version_files, digests)
@@ -660,11 +676,12 @@ def _load_subject(
     if len(problems) > before:
         return None
     subject.checked = True
-    for version in subject.versions[1:]:
-        earlier = [v for v in subject.versions if v < version]
+    numbers = subject.versions
+    for index in range(1, len(numbers)):
+        version, earlier = numbers[index], numbers[:index]
         result = subject._checker.check(
             schemas[version],
-            [schemas[v] for v in earlier],
+            list(map(schemas.__getitem__, earlier)),
             mode,
             subject=name,
             new_version=version,

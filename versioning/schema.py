@@ -18,6 +18,7 @@ import operator
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
 
@@ -118,6 +119,9 @@ class Schema:
 
     def field(self, name: str) -> dict[str, Any] | None:
         """The top-level field called ``name``, or None (shared: do not change it)."""
+        if self.layout is not None:
+            found = self.layout.by_name.get(name)
+            return None if found is None else found.json
         return next((f for f in self.fields if f["name"] == name), None)
 
     def default(self, name: str) -> Any:
@@ -239,6 +243,11 @@ class RecordLayout:
 
     shell: RecordShell
     fields: list[FieldLayout]
+
+    @cached_property
+    def by_name(self) -> dict[str, FieldLayout]:
+        """The fields by name (distinct: a layout is only made for a record whose field names are)."""
+        return dict(zip(map(_NAME, self.fields), self.fields, strict=True))
 
 
 class ParseMemo:

@@ -212,7 +212,8 @@ class FieldLayout:
     field: avro.schema.Field
     """The ``avro`` package's field, parsed in its record's namespace."""
     depth: int
-    """How deep the field's JSON nests (as :func:`versioning.input_limits.nesting_depth` counts)."""
+    """How deep the field's JSON nests at most (as :func:`versioning.input_limits.nesting_depth` counts, or as
+    many levels as its text opens brackets)."""
     defines: frozenset[str]
     """The full names of the types it defines, as our structural check resolves names."""
     defines_avro: frozenset[str]
@@ -299,7 +300,7 @@ class ParseMemo:
             for i, layout in enumerate(layouts):
                 if layout is None:
                     fld = values[i] if i in values else _json.loads(texts[i])
-                    layout = _field_layout(fld, shell, source) if type(fld) is dict else None
+                    layout = _field_layout(fld, shell, source, texts[i]) if type(fld) is dict else None
                     if layout is None:
                         return None
                     layouts[i] = by_text[texts[i]] = layout
@@ -538,12 +539,17 @@ def _primitive_basename(fullname: str) -> bool:
     return fullname.rpartition(".")[2] in PRIMITIVES
 
 
-def _field_layout(fld: dict[str, Any], shell: RecordShell, source: str) -> FieldLayout | None:
-    """Check and parse one field on its own in ``shell``'s namespace; None unless it is sound and self-contained."""
+def _field_layout(fld: dict[str, Any], shell: RecordShell, source: str, text: str | None = None) -> FieldLayout | None:
+    """Check and parse one field on its own in ``shell``'s namespace; None unless it is sound and self-contained.
+
+    ``text``: the field's JSON text, when it was read from one: each level of nesting opens a bracket in it, so
+    a text with few brackets needs no walk to be known shallow enough.
+    """
     name = fld.get("name")
     if not isinstance(name, str) or "type" not in fld:
         return None
-    depth = nesting_depth(fld, MAX_NESTING)  # before anything recursive walks it
+    opened = text.count("{") + text.count("[") if text is not None else MAX_NESTING
+    depth = opened if opened + 2 <= MAX_NESTING else nesting_depth(fld, MAX_NESTING)  # before anything recurses
     # The record and its "fields" list hold the field two levels down; the record part was within the limit.
     if depth + 2 > MAX_NESTING or not _names_no_other_type(fld["type"]):
         return None

@@ -193,10 +193,12 @@ class CompatibilityChecker:
                 for record in history.records.values():
                     if next(name_incompatibilities(parsed, record, ""), None) is not None:
                         return False
-            for i, reader_field in enumerate(shape.fields):
+            # Only the fields named in ``only``, when given (any order: one failure is enough).
+            by_name = shape.by_name
+            indices = range(len(shape.fields)) if only is None else [by_name[n] for n in only if n in by_name]
+            for i in indices:
+                reader_field = shape.fields[i]
                 name, key = reader_field.name, shape.keys[i]
-                if only is not None and name not in only:
-                    continue
                 assert key is not None
                 # Some version lacks the name: an alias may find another field there, else the default.
                 if name not in always and (shape.aliases[i] or not reader_field.has_default):

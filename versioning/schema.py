@@ -30,12 +30,13 @@ from versioning.errors import Problem, SchemaError
 from versioning.input_limits import MAX_NESTING, nesting_depth, nesting_problem, too_deep
 from versioning.values import INT_RANGE, LONG_RANGE, from_json
 
-_WHITESPACE = json.decoder.WHITESPACE.match
+_DECODER: Any = json.decoder  # its WHITESPACE and scanstring are there, not in the type stubs
+_WHITESPACE = _DECODER.WHITESPACE.match
 _SEPARATOR = re.compile(r"[ \t\n\r]*([,\]])[ \t\n\r]*").match
 """What may follow an element of a JSON array: a comma or the closing bracket, with JSON's whitespace."""
-_SCAN_ONCE = json.scanner.make_scanner(json.JSONDecoder())
+_SCAN_ONCE = json.scanner.make_scanner(cast(Any, json.JSONDecoder()))
 """What ``json.loads`` reads a value with (the C scanner, the default decoder's settings): (value, end)."""
-_SCANSTRING = json.decoder.scanstring
+_SCANSTRING = _DECODER.scanstring
 _NAME = operator.attrgetter("name")
 _JSON = operator.attrgetter("json")
 _DEFINES = operator.attrgetter("defines")

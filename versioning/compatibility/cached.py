@@ -194,8 +194,8 @@ class CompatibilityChecker:
                     if next(name_incompatibilities(parsed, record, ""), None) is not None:
                         return False
             # Only the fields named in ``only``, when given (any order: one failure is enough).
-            by_name = shape.by_name
-            indices = range(len(shape.fields)) if only is None else [by_name[n] for n in only if n in by_name]
+            positions = shape.by_name
+            indices = range(len(shape.fields)) if only is None else [positions[n] for n in only if n in positions]
             for i in indices:
                 reader_field = shape.fields[i]
                 name, key = reader_field.name, shape.keys[i]
@@ -369,7 +369,7 @@ class CompatibilityChecker:
             shape.typed_names = frozenset([t for t in typed if t is not None])
             shape.opaque = [i for i, t in enumerate(typed) if t is None]
         else:
-            shape.typed_names = frozenset(typed)  # type: ignore[arg-type]  # no None
+            shape.typed_names = frozenset(cast(list[tuple[str, str]], typed))  # no None
             shape.readers = list(map(_READER, ready))
         return shape
 

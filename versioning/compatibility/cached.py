@@ -70,6 +70,8 @@ class _LayoutField:
     """(name, key) when its type is self-contained and reads itself (see :attr:`_Shape.typed_names`)."""
     reader: tuple[str, tuple[str, ...], str, bool] | None
     """Its entry in :attr:`_History.readers`."""
+    row: tuple[A.Field, str, list[str], str | None, tuple[str, str] | None, Any]
+    """(parsed field, name, aliases, key, typed, reader): a version's shape is these rows transposed."""
 
 
 @dataclass
@@ -356,21 +358,20 @@ class CompatibilityChecker:
             record = layout.shell.record
             infos = [info or self._layout_field(f, record) for f, info in zip(parts, infos, strict=True)]
         ready = cast(list[_LayoutField], infos)
-        fields = list(map(_FIELD, parts))
+        # One pass: each field's facts as a row, the rows transposed into the shape's columns.
+        fields, names, aliases, keys, typed, readers = zip(*map(_ROW, ready), strict=True) if ready else ((),) * 6
         shape = _Shape(
-            fields,
-            # The names are distinct (the layout proves it).
-            dict(zip(map(_NAME, parts), range(len(parts)), strict=True)),
-            list(map(_ALIASES, ready)),
-            list(map(_KEY, ready)),
+            list(fields),
+            dict(zip(names, range(len(names)), strict=True)),  # the names are distinct (the layout proves it)
+            list(aliases),
+            list(keys),
         )
-        typed = list(map(_TYPED, ready))
         if None in typed:
             shape.typed_names = frozenset([t for t in typed if t is not None])
             shape.opaque = [i for i, t in enumerate(typed) if t is None]
         else:
-            shape.typed_names = frozenset(cast(list[tuple[str, str]], typed))  # no None
-            shape.readers = list(map(_READER, ready))
+            shape.typed_names = frozenset(typed)
+            shape.readers = list(readers)
         return shape
 
     def _layout_field(self, field_layout: FieldLayout, record: A.RecordSchema) -> _LayoutField:
@@ -379,7 +380,8 @@ class CompatibilityChecker:
         key = _field_key(field_layout.json["type"], record.namespace or "")
         typed = (f.name, key) if key is not None and self._reads_itself(f, key) else None
         reader = None if key is None else (f.name, tuple(aliases), key, f.has_default)
-        info = self._layout_fields[field_layout] = _LayoutField(aliases, key, typed, reader)
+        row = (f, f.name, aliases, key, typed, reader)
+        info = self._layout_fields[field_layout] = _LayoutField(aliases, key, typed, reader, row)
         return info
 
     def _make_shape(self, fields: list[A.Field], aliases: list[list[str]], keys: list[str | None]) -> _Shape:
@@ -412,10 +414,7 @@ class CompatibilityChecker:
 
 _FIELD = operator.attrgetter("field")
 _NAME = operator.attrgetter("name")
-_ALIASES = operator.attrgetter("aliases")
-_KEY = operator.attrgetter("key")
-_TYPED = operator.attrgetter("typed")
-_READER = operator.attrgetter("reader")
+_ROW = operator.attrgetter("row")
 
 
 def _record(schema: Schema) -> A.RecordSchema:

@@ -184,11 +184,17 @@ def main(argv: list[str] | None = None) -> None:
     for title, results in tables:
         print(f"\n{title} (median of {args.rounds} interleaved rounds; time inside the child, imports excluded)")
         floor = None
+        floor_runs: list[float] = []
         for name, runs in results.items():
             seconds = statistics.median(r["seconds"] for r in runs)
             peak = max(r["peak_mib"] for r in runs)
             floor = floor or seconds
+            floor_runs = floor_runs or [r["seconds"] for r in runs]
+            # Every round as measured, and its ratio to the floor measured in the same round.
+            each = ", ".join(f"{r['seconds']:.3f}" for r in runs)
+            ratios = ", ".join(f"{r['seconds'] / f:.2f}x" for r, f in zip(runs, floor_runs, strict=True))
             print(f"  {name:48s} {seconds:8.3f} s  {seconds / floor:6.2f}x floor  peak RSS {peak:6.0f} MiB")
+            print(f"  {'':48s} rounds: {each} s; vs that round's floor: {ratios}")
     print(f"# load after: {os.getloadavg()}")
 
 

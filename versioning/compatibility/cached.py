@@ -38,7 +38,7 @@ from versioning.compatibility.reference import (
     check_compatibility,
     name_incompatibilities,
 )
-from versioning.schema import PRIMITIVES, FieldLayout, RecordLayout, Schema
+from versioning.schema import PRIMITIVES, FieldLayout, RecordLayout, Schema, none_at
 
 
 @dataclass
@@ -354,9 +354,11 @@ class CompatibilityChecker:
         known = self._layout_fields
         parts = layout.fields
         infos: list[_LayoutField | None] = list(map(known.get, parts))
-        if None in infos:
+        missing = none_at(infos)
+        if missing:
             record = layout.shell.record
-            infos = [info or self._layout_field(f, record) for f, info in zip(parts, infos, strict=True)]
+            for i in missing:
+                infos[i] = self._layout_field(parts[i], record)
         ready = cast(list[_LayoutField], infos)
         # One pass: each field's facts as a row, the rows transposed into the shape's columns.
         fields, names, aliases, keys, typed, readers = zip(*map(_ROW, ready), strict=True) if ready else ((),) * 6

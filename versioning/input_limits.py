@@ -93,6 +93,45 @@ def size_problem(value: Any, limit: int = MAX_NODES) -> str | None:
     return None
 
 
+QUICK_NODES = 50_000
+"""How many values :func:`document_problem`'s plain walk visits before leaving the document to the exact walks."""
+
+
+def within_limits(value: Any, depth_limit: int = MAX_NESTING, nodes: int = QUICK_NODES) -> bool:
+    """True if ``value`` nests at most ``depth_limit`` deep and stands for at most ``nodes`` values; False when
+    it does not or this walk cannot tell (then :func:`nesting_problem` and :func:`size_problem` decide).
+
+    One breadth-first walk that follows every reference as often as it is reached, exactly as the expanded
+    count and the depth are defined, so nothing to remember per object: a document as people write it (a tree)
+    costs one visit per value. Shared objects are simply visited again, and a bomb or a cycle spends the
+    budget of ``nodes`` visits and ends the walk (never more than that many values held); the exact walks,
+    which size each shared object once, then give the answer and its message.
+    """
+    kinds = (dict, list, tuple)
+    level = [value]
+    count = 1
+    depth = 0
+    while True:
+        containers = [item for item in level if isinstance(item, kinds)]
+        if not containers:
+            return True
+        depth += 1
+        if depth > depth_limit:
+            return False
+        level = []
+        for item in containers:
+            level.extend(item.values() if isinstance(item, dict) else item)
+        count += len(level)
+        if count > nodes:
+            return False
+
+
 def document_problem(value: Any) -> str | None:
-    """The first limit a loaded YAML/JSON document breaks (nesting, then expansion), or ``None``."""
+    """The first limit a loaded YAML/JSON document breaks (nesting, then expansion), or ``None``.
+
+    A document within :func:`within_limits` (every ordinary one) is answered by that single plain walk; any
+    other is measured by the exact walks, which give the message.
+    """
+    if within_limits(value):
+        return None
     return nesting_problem(value) or size_problem(value)

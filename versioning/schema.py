@@ -115,7 +115,7 @@ class Schema:
     def field_names(self) -> list[str]:
         """The names of the top-level fields, in schema order."""
         if self.layout is not None:
-            return list(map(_NAME, self.layout.fields))
+            return list(self.layout.names)
         return [f["name"] for f in self.fields]
 
     def field(self, name: str) -> dict[str, Any] | None:
@@ -251,6 +251,16 @@ class RecordLayout:
         """The fields by name (distinct: a layout is only made for a record whose field names are)."""
         return dict(zip(map(_NAME, self.fields), self.fields, strict=True))
 
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        """The field names in order (distinct); :meth:`ParseMemo._sound` fills it in as it proves the record."""
+        return tuple(map(_NAME, self.fields))
+
+    @cached_property
+    def name_set(self) -> frozenset[str]:
+        """The same names as a set (a step between versions compares two of them)."""
+        return frozenset(self.names)
+
 
 class ParseMemo:
     """What checking one subject's versions proved, so the next version is checked by its new parts only.
@@ -270,6 +280,9 @@ class ParseMemo:
         self.shells: dict[bytes, RecordShell] = {}
         self._last = _FieldTexts("", [], [], [])
         """Where the fields of the last version proven from its text stood: the next one's are looked for there."""
+        self._header: tuple[str, dict[str, Any]] | None = None
+        """The last version proven from its text: its text up to the ``[`` opening its fields, and the keys read
+        before it. A version that starts with the same text is read from there (see :meth:`_scan`)."""
 
     def known_text(self, text: str, source: str) -> Schema | None:
         """As :meth:`known` for a schema file's text (what ``json.loads`` would read), without reading it all.
@@ -307,6 +320,7 @@ class ParseMemo:
         if proven is None:
             return None
         self._last = where
+        self._header = found.header
         return Schema(None, None, source, layout=proven, text=text)
 
     def _scan(self, s: str) -> _Scanned | None:
@@ -320,28 +334,42 @@ class ParseMemo:
         """
         ws = _WHITESPACE
         scan = _SCAN_ONCE
-        idx = ws(s, 0).end()
-        if s[idx] != "{":
-            return None
-        idx = ws(s, idx + 1).end()
-        part: dict[str, Any] = {}
+        header = self._header
+        resuming = header is not None and s.startswith(header[0])
+        if resuming:
+            # The same text as the last version's up to the ``[`` of its fields: reading it again would find the
+            # same keys (every token before that ``[`` ends inside the text compared), so start at the ``[``.
+            assert header is not None
+            part = dict(header[1])
+            idx = len(header[0]) - 1
+        else:
+            idx = ws(s, 0).end()
+            if s[idx] != "{":
+                return None
+            idx = ws(s, idx + 1).end()
+            part = {}
         texts: list[str] | None = None
         starts: list[int] = []
         ends: list[int] = []
         values: dict[int, Any] = {}
         while True:
-            if s[idx] != '"':
-                return None
-            key, idx = _SCANSTRING(s, idx + 1)
-            if key in part or (key == "fields" and texts is not None):
-                return None  # a key twice: json.loads keeps the last, the whole read decides
-            idx = ws(s, idx).end()
-            if s[idx] != ":":
-                return None
-            idx = ws(s, idx + 1).end()
+            if resuming:
+                key, resuming = "fields", False
+            else:
+                if s[idx] != '"':
+                    return None
+                key, idx = _SCANSTRING(s, idx + 1)
+                if key in part or (key == "fields" and texts is not None):
+                    return None  # a key twice: json.loads keeps the last, the whole read decides
+                idx = ws(s, idx).end()
+                if s[idx] != ":":
+                    return None
+                idx = ws(s, idx + 1).end()
             if key == "fields":
                 if s[idx] != "[":
                     return None
+                if header is None or header[0] != s[: idx + 1]:
+                    header = (s[: idx + 1], dict(part))
                 texts = []
                 last = self._last
                 was, was_starts, was_ends, was_texts = last.text, last.starts, last.ends, last.texts
@@ -392,7 +420,8 @@ class ParseMemo:
                 return None
         if idx != len(s) or texts is None:
             return None
-        return _Scanned(part, _FieldTexts(s, starts, ends, texts), values)
+        assert header is not None  # set where the fields were found
+        return _Scanned(part, _FieldTexts(s, starts, ends, texts), values, header)
 
     def known(self, schema_json: Any, source: str) -> Schema | None:
         """``schema_json`` as a :class:`Schema` (not parsed yet) when its parts prove it sound, else None."""
@@ -425,7 +454,9 @@ class ParseMemo:
     @staticmethod
     def _sound(shell: RecordShell, found: list[FieldLayout]) -> RecordLayout | None:
         """The record of these known, sound fields, unless two share a name or define the same type."""
-        if len(set(map(_NAME, found))) != len(found):
+        names = tuple(map(_NAME, found))
+        name_set = frozenset(names)
+        if len(name_set) != len(found):
             return None  # a field name twice: the whole walk reports it
         # No type defined twice (the record's own name among them): the names together as many as one by one.
         for own, defines in ((shell.fullname, _DEFINES), (shell.avro_fullname, _DEFINES_AVRO)):
@@ -433,7 +464,10 @@ class ParseMemo:
             together = {own}.union(*each)
             if len(together) != 1 + sum(map(len, each)):
                 return None  # the whole walk reports it
-        return RecordLayout(shell, found)
+        proven = RecordLayout(shell, found)
+        # Made here anyway: kept (as the cached properties would make them), so a step does not make them again.
+        proven.__dict__.update(names=names, name_set=name_set)
+        return proven
 
     def _learn_part(self, part: dict[str, Any], key: bytes) -> RecordShell | None:
         """A record part not seen yet, checked whole on its own (as a record with no fields), then remembered.
@@ -507,6 +541,8 @@ class _Scanned:
     fields: _FieldTexts
     values: dict[int, Any]
     """The fields read (by position) to find their end; the others are ones seen before."""
+    header: tuple[str, dict[str, Any]]
+    """The text up to the ``[`` opening the fields and the keys read before it (see ``ParseMemo._header``)."""
 
 
 def _longest_run(s: str, idx: int, was: str, starts: list[int], ends: list[int], first: int) -> int:

@@ -339,25 +339,42 @@ def build_step(
     from_version: int, to_version: int, operations: list[Operation], old: Schema, new: Schema, where: str
 ) -> tuple[Step, list[Problem]]:
     """Check a step's operations against the two schemas and work out the implied adds and drops."""
+    if not operations and old.layout is not None and new.layout is not None:
+        return _plain_step(from_version, to_version, old, new, where)
     problems: list[Problem] = []
-    fields = set(old.field_names)
+    # Each schema's names read once: a registry builds a step per pair of versions while loading, and
+    # ``field_names`` makes a new list on every call.
+    old_names = old.field_names
+    new_names = new.field_names
+    new_set = set(new_names)
+    fields = set(old_names)
+    new_fields: list[dict[str, Any]] | None = None
+
+    def new_has_default(name: str) -> bool:
+        # As ``_has_default(new, name)`` (the first field of that name), without building the by-name index a
+        # version proven by its parts would otherwise make for this one look-up.
+        nonlocal new_fields
+        if new_fields is None:
+            new_fields = new.fields
+        return "default" in new_fields[new_names.index(name)]
+
     resolved: list[Operation] = []
     for i, op in enumerate(operations):
         at = f"{where}[{i}]"
-        if isinstance(op, Add) and op.has_value and op.field in new.field_names:
+        if isinstance(op, Add) and op.has_value and op.field in new_set:
             # Written like a default (Avro's JSON form); records hold the Python value.
             parsed_type = new.parsed.fields_dict[op.field].type  # type: ignore[attr-defined]
             op = Add(op.field, op.value, True, from_json(parsed_type, op.value))
         if isinstance(op, (Add, Copy)):
-            if op.field not in new.field_names:
+            if op.field not in new_set:
                 problems.append(Problem(at, f"field {op.field!r} is not in v{to_version}; add it to the schema"))
-            elif isinstance(op, Add) and not op.has_value and not _has_default(new, op.field):
+            elif isinstance(op, Add) and not op.has_value and not new_has_default(op.field):
                 problems.append(
                     Problem(at, f"field {op.field!r} has no default in v{to_version}; give it one or a 'value'")
                 )
             if isinstance(op, Copy) and op.source not in fields:
                 problems.append(Problem(at, f"copy source {op.source!r} is not a field of v{from_version}"))
-            elif isinstance(op, Copy) and op.field in new.field_names:
+            elif isinstance(op, Copy) and op.field in new_set:
                 mismatch = _copy_mismatch(old, op.source, new, op.field, to_version)
                 if mismatch:
                     problems.append(Problem(at, mismatch))
@@ -365,7 +382,7 @@ def build_step(
         elif isinstance(op, Rename):
             if op.old not in fields:
                 problems.append(Problem(at, f"rename: {op.old!r} is not a field of v{from_version}"))
-            if op.new not in new.field_names:
+            if op.new not in new_set:
                 problems.append(Problem(at, f"rename: {op.new!r} is not a field of v{to_version}"))
             fields.discard(op.old)
             fields.add(op.new)
@@ -381,27 +398,54 @@ def build_step(
         resolved.append(op)
     has_call = any(isinstance(op, Call) for op in operations)
     implied_adds: list[str] = []
-    for name in new.field_names:
+    for name in new_names:
         if name in fields:
             continue
-        if _has_default(new, name):
+        if new_has_default(name):
             implied_adds.append(name)
         elif has_call:
             continue  # the step's function is trusted to produce it; validation checks the result
         else:
-            problems.append(
-                Problem(
-                    where,
-                    f"v{to_version} adds field {name!r} without a default and no operation fills it; "
-                    f"add '- add: {{field: {name}, value: ...}}', '- copy: ...' or a default to the schema",
-                )
-            )
+            problems.append(_not_filled(where, to_version, name))
     # With a function in the step, fields it consumes are its business; only defaulted ones are implied.
-    implied_removes = [
-        name for name in sorted(fields - set(new.field_names)) if not has_call or _has_default(old, name)
-    ]
+    implied_removes = [name for name in sorted(fields - new_set) if not has_call or _has_default(old, name)]
     step = Step(from_version, to_version, resolved, implied_adds, implied_removes, old, new)
     return step, problems
+
+
+def _plain_step(from_version: int, to_version: int, old: Schema, new: Schema, where: str) -> tuple[Step, list[Problem]]:
+    """:func:`build_step` for a step that declares nothing, between two versions proven by their parts.
+
+    What the general path works out, from the two versions' name sets (made once per version while proving it,
+    see :class:`versioning.schema.RecordLayout`) instead of walking both field lists: a registry loading a
+    subject builds one step per pair of versions, most of them declaring nothing. A proven layout's names are
+    distinct, so the set differences are the general path's loops; the new names are taken in schema order,
+    so the problems come in the same order with the same messages.
+    """
+    assert old.layout is not None and new.layout is not None
+    old_set, new_set = old.layout.name_set, new.layout.name_set
+    implied_adds: list[str] = []
+    problems: list[Problem] = []
+    added = new_set - old_set
+    if added:
+        names, layouts = new.layout.names, new.layout.fields
+        # Where the new names stand, in schema order (a few looked up; many found in one pass).
+        at = sorted(map(names.index, added)) if len(added) <= 4 else [i for i, n in enumerate(names) if n in added]
+        for i in at:
+            if "default" in layouts[i].json:
+                implied_adds.append(names[i])
+            else:
+                problems.append(_not_filled(where, to_version, names[i]))
+    implied_removes = sorted(old_set - new_set)
+    return Step(from_version, to_version, [], implied_adds, implied_removes, old, new), problems
+
+
+def _not_filled(where: str, to_version: int, name: str) -> Problem:
+    return Problem(
+        where,
+        f"v{to_version} adds field {name!r} without a default and no operation fills it; "
+        f"add '- add: {{field: {name}, value: ...}}', '- copy: ...' or a default to the schema",
+    )
 
 
 def _copy_mismatch(old: Schema, source: str, new: Schema, target: str, to_version: int) -> str | None:

@@ -460,7 +460,7 @@ class ParseMemo:
             return None  # a field name twice: the whole walk reports it
         # No type defined twice (the record's own name among them): the names together as many as one by one.
         for own, defines in ((shell.fullname, _DEFINES), (shell.avro_fullname, _DEFINES_AVRO)):
-            each = list(map(defines, found))
+            each = list(filter(None, map(defines, found)))  # most fields define no type: only the others
             together = {own}.union(*each)
             if len(together) != 1 + sum(map(len, each)):
                 return None  # the whole walk reports it

@@ -294,15 +294,11 @@ def hush(record):
 """
 
 
-@st.composite
-def subjects(draw: st.DrawFn) -> dict[str, Any]:
-    """A subject's files: v1, v2 (every declarative operation, defaults of every kind), maybe a call step to v3."""
-    count = draw(st.integers(1, 4))
-    kinds = draw(st.lists(st.sampled_from(sorted(UPGRADE_VALUES)), min_size=count, max_size=count))
-    v1 = [{"name": f"f{i}", "type": t} for i, t in enumerate(kinds)]
-    for field in v1:
-        if draw(st.booleans()):
-            field["type"], field["default"] = ["null", field["type"]], None
+def evolve_fields(
+    draw: st.DrawFn, v1: list[dict[str, Any]], promotions: dict[str, list[str]]
+) -> tuple[list[dict[str, Any]], list[Any]]:
+    """Version 2's fields and the step's operations: each v1 field kept, removed (the operation sometimes left
+    implicit), renamed with an alias, copied into a new nullable field, or promoted along ``promotions``."""
     v2 = [dict(f) for f in v1]
     ops: list[Any] = []
     for field in v1:
@@ -320,10 +316,23 @@ def subjects(draw: st.DrawFn) -> dict[str, Any]:
             inner = plain[1] if isinstance(plain, list) else plain
             v2.append({"name": field["name"] + "_copy", "type": ["null", inner], "default": None})
             ops.append({"copy": {"field": field["name"] + "_copy", "from": field["name"]}})
-        elif action == "promote" and isinstance(plain, str) and plain in PROMOTIONS:
-            target = draw(st.sampled_from(PROMOTIONS[plain]))
+        elif action == "promote" and isinstance(plain, str) and plain in promotions:
+            target = draw(st.sampled_from(promotions[plain]))
             v2 = [{**f, "type": target} if f["name"] == field["name"] else f for f in v2]
             ops.append({"promote": {"field": field["name"], "to": target}})
+    return v2, ops
+
+
+@st.composite
+def subjects(draw: st.DrawFn) -> dict[str, Any]:
+    """A subject's files: v1, v2 (every declarative operation, defaults of every kind), maybe a call step to v3."""
+    count = draw(st.integers(1, 4))
+    kinds = draw(st.lists(st.sampled_from(sorted(UPGRADE_VALUES)), min_size=count, max_size=count))
+    v1 = [{"name": f"f{i}", "type": t} for i, t in enumerate(kinds)]
+    for field in v1:
+        if draw(st.booleans()):
+            field["type"], field["default"] = ["null", field["type"]], None
+    v2, ops = evolve_fields(draw, v1, PROMOTIONS)
     for i, (kind, default) in enumerate(draw(st.lists(st.sampled_from(TYPED_DEFAULTS), max_size=3, unique_by=str))):
         v2.append({"name": f"added{i}", "type": kind, "default": default})
         if draw(st.booleans()):

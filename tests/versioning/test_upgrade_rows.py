@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from avro_strategies import evolve_fields
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -51,27 +52,7 @@ def subjects(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             field["type"] = ["null", field["type"]]
             field["default"] = None
-    v2 = [dict(f) for f in v1]
-    ops: list[Any] = []
-    for field in v1:
-        action = draw(st.sampled_from(["keep", "keep", "remove", "rename", "copy", "promote"]))
-        plain = field["type"]
-        if action == "remove":
-            v2 = [f for f in v2 if f["name"] != field["name"]]
-            if draw(st.booleans()):
-                ops.append({"remove": field["name"]})
-        elif action == "rename":
-            new = {**field, "name": field["name"] + "_new", "aliases": [field["name"]]}
-            v2 = [new if f["name"] == field["name"] else f for f in v2]
-            ops.append({"rename": {"from": field["name"], "to": new["name"]}})
-        elif action == "copy":
-            inner = plain[1] if isinstance(plain, list) else plain
-            v2.append({"name": field["name"] + "_copy", "type": ["null", inner], "default": None})
-            ops.append({"copy": {"field": field["name"] + "_copy", "from": field["name"]}})
-        elif action == "promote" and isinstance(plain, str) and plain in PROMOTIONS:
-            target = draw(st.sampled_from(PROMOTIONS[plain]))
-            v2 = [{**f, "type": target} if f["name"] == field["name"] else f for f in v2]
-            ops.append({"promote": {"field": field["name"], "to": target}})
+    v2, ops = evolve_fields(draw, v1, PROMOTIONS)
     if draw(st.booleans()):
         v2.append({"name": "added", "type": ["null", "string"], "default": None})
     if draw(st.booleans()):

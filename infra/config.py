@@ -809,13 +809,17 @@ class StackConfig(_Model):
                 )
         return self
 
+    def _airflow_config_layers(self) -> list[tuple[str, AirflowOptions]]:
+        """Each ``airflowConfig`` a user can write (the stack's, then each release's) with its config key."""
+        layers = [("airflowConfig", self.airflow_config)]
+        layers += [(f"releases.{c.value}.airflowConfig", r.airflow_config) for c, r in self.releases.items()]
+        return layers
+
     @model_validator(mode="after")
     def _base_url_owned_with_ingress(self) -> StackConfig:
         if not self.ingress.enabled:
             return self
-        layers = [("airflowConfig", self.airflow_config)]
-        layers += [(f"releases.{c.value}.airflowConfig", r.airflow_config) for c, r in self.releases.items()]
-        for where, options in layers:
+        for where, options in self._airflow_config_layers():
             if "base_url" in options.get("api", {}) or "base_url" in options.get("webserver", {}):
                 raise ValueError(
                     f"{where}: base_url is set by the platform while ingress.enabled is true "
@@ -827,9 +831,7 @@ class StackConfig(_Model):
     def _statsd_options_owned_when_enabled(self) -> StackConfig:
         if not self.statsd.enabled:
             return self
-        layers = [("airflowConfig", self.airflow_config)]
-        layers += [(f"releases.{c.value}.airflowConfig", r.airflow_config) for c, r in self.releases.items()]
-        for where, options in layers:
+        for where, options in self._airflow_config_layers():
             owned = sorted(set(options.get("metrics", {})) & STATSD_OPTIONS)
             if owned:
                 raise ValueError(

@@ -10,7 +10,7 @@ import pytest
 # Test modules import infra_fixtures too; pytest adds this folder to sys.path only after this conftest.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from infra_fixtures import base_config, run_stack
+from infra_fixtures import base_config, gate_registry, run_stack
 
 from infra.offline.mock_runtime import ProgramRun
 
@@ -25,3 +25,9 @@ def blue_run() -> ProgramRun:
 def green_flip_run() -> ProgramRun:
     """The base config flipped to green while blue is live (users v2 -> v3: compatible)."""
     return run_stack(base_config(activeColor="green"), live="blue")
+
+
+@pytest.fixture
+def registry_dir(tmp_path: Path) -> Path:
+    """The gate tests' registry (:func:`infra_fixtures.gate_registry`): users, orders and events."""
+    return gate_registry(tmp_path / "registry")

@@ -197,3 +197,39 @@ def pod_templates(run: ProgramRun) -> list[tuple[str, dict[str, Any]]]:
 def env_of(container: dict[str, Any]) -> dict[str, Any]:
     """A container's env as name -> value (or valueFrom)."""
     return {item["name"]: item.get("value", item.get("valueFrom")) for item in container.get("env", [])}
+
+
+GATE_ORDER_V1 = {
+    "type": "record",
+    "name": "Order",
+    "fields": [{"name": "id", "type": "string"}, {"name": "amount", "type": "int"}],
+}
+GATE_ORDER_V2 = {"type": "record", "name": "Order", "fields": [{"name": "id", "type": "string"}]}
+GATE_EVENT_V1 = {"type": "record", "name": "Event", "fields": [{"name": "count", "type": "long"}]}
+GATE_EVENT_V2 = {"type": "record", "name": "Event", "fields": [{"name": "count", "type": "int"}]}
+
+
+def gate_registry(folder: Path) -> Path:
+    """A registry with three subjects: users (the project's, BACKWARD), orders v2 drops a required field
+    (BACKWARD: fine forward, a rollback to v1 cannot read v2 data), events v2 narrows long to int (FORWARD: v1
+    readers promote v2's ints; going back to v1, v2 readers cannot take v1's longs)."""
+    from versioning import Compatibility, Registry
+
+    folder.mkdir()
+    registry = Registry.load(folder)
+    project = Registry.load(ROOT / "schemas")
+    for version in project.subject("users").versions:
+        registry.add_version("users", project.subject("users").schema(version), Compatibility.BACKWARD)
+    registry.add_version("orders", GATE_ORDER_V1, Compatibility.BACKWARD)
+    registry.add_version("orders", GATE_ORDER_V2)
+    registry.add_version("events", GATE_EVENT_V1, Compatibility.FORWARD)
+    registry.add_version("events", GATE_EVENT_V2)
+    return folder
+
+
+def flip_config(registry_dir: Path, active: str, blue: dict[str, int], green: dict[str, int]) -> dict[str, Any]:
+    """The base config on ``registry_dir`` with ``active`` as activeColor and each colour's schema versions."""
+    config = base_config(activeColor=active, schemaRegistry=str(registry_dir))
+    config["releases"]["blue"]["schemas"] = blue
+    config["releases"]["green"]["schemas"] = green
+    return config

@@ -9,46 +9,13 @@ from typing import Any
 
 import pytest
 import yaml
-from infra_fixtures import ROOT, base_config, run_stack
+from infra_fixtures import ROOT, flip_config, run_stack
 
 from infra.cli import main
 from infra.gate import FlipRefused
-from versioning import Compatibility, Registry
 
-ORDER_V1 = {
-    "type": "record",
-    "name": "Order",
-    "fields": [{"name": "id", "type": "string"}, {"name": "n", "type": "int"}],
-}
-ORDER_V2 = {"type": "record", "name": "Order", "fields": [{"name": "id", "type": "string"}]}
-EVENT_V1 = {"type": "record", "name": "Event", "fields": [{"name": "count", "type": "long"}]}
-EVENT_V2 = {"type": "record", "name": "Event", "fields": [{"name": "count", "type": "int"}]}
 LIVE = {"orders": 2, "events": 2, "users": 3}
 BACK = {"orders": 1, "events": 1, "users": 2}
-
-
-@pytest.fixture
-def registry_dir(tmp_path: Path) -> Path:
-    """users (the project's), orders v2 drops a field (BACKWARD), events v2 narrows long to int (FORWARD): going
-    back from v2 to v1 breaks both."""
-    folder = tmp_path / "registry"
-    folder.mkdir()
-    registry = Registry.load(folder)
-    project = Registry.load(ROOT / "schemas")
-    for version in project.subject("users").versions:
-        registry.add_version("users", project.subject("users").schema(version), Compatibility.BACKWARD)
-    registry.add_version("orders", ORDER_V1, Compatibility.BACKWARD)
-    registry.add_version("orders", ORDER_V2)
-    registry.add_version("events", EVENT_V1, Compatibility.FORWARD)
-    registry.add_version("events", EVENT_V2)
-    return folder
-
-
-def _config(registry_dir: Path, active: str, blue: dict[str, int], green: dict[str, int]) -> dict[str, Any]:
-    config = base_config(activeColor=active, schemaRegistry=str(registry_dir))
-    config["releases"]["blue"]["schemas"] = blue
-    config["releases"]["green"]["schemas"] = green
-    return config
 
 
 def _project(tmp_path: Path, config: dict[str, Any], stack: str = "ci") -> Path:
@@ -71,7 +38,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str
 
 def _program_refusal(registry_dir: Path, blue: dict[str, int], green: dict[str, int]) -> str:
     with pytest.raises(FlipRefused) as refused:
-        run_stack(_config(registry_dir, "green", blue=blue, green=green), live="blue")
+        run_stack(flip_config(registry_dir, "green", blue=blue, green=green), live="blue")
     return str(refused.value)
 
 
@@ -97,7 +64,7 @@ def test_should_refuse_from_flags_with_the_programs_own_message(
 def test_should_refuse_from_a_stack_with_the_programs_own_message(
     tmp_path: Path, registry_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = _project(tmp_path, _config(registry_dir, "blue", blue=LIVE, green=BACK))
+    project = _project(tmp_path, flip_config(registry_dir, "blue", blue=LIVE, green=BACK))
     stack_file = (project / "Pulumi.ci.yaml").read_bytes()
     code, out, _ = run(
         capsys, "gate", "--stack", "ci", "--live-color", "blue", "--active-color", "green", "--project-dir", project
@@ -132,7 +99,7 @@ def test_should_allow_compatible_flips_from_flags(
 def test_should_not_gate_what_the_program_does_not_gate(
     tmp_path: Path, registry_dir: Path, capsys: pytest.CaptureFixture[str], live: str, active: str, expected: str
 ) -> None:
-    project = _project(tmp_path, _config(registry_dir, "blue", blue=LIVE, green=BACK))
+    project = _project(tmp_path, flip_config(registry_dir, "blue", blue=LIVE, green=BACK))
     code, out, _ = run(
         capsys, "gate", "--stack", "ci", "--live-color", live, "--active-color", active, "--project-dir", project
     )
@@ -180,7 +147,7 @@ BAD_GATE = [
 def test_should_refuse_bad_gate_input_with_exit_2(
     tmp_path: Path, registry_dir: Path, capsys: pytest.CaptureFixture[str], case: str, args: list[str], words: str
 ) -> None:
-    project = _project(tmp_path, _config(registry_dir, "blue", blue=LIVE, green=BACK))
+    project = _project(tmp_path, flip_config(registry_dir, "blue", blue=LIVE, green=BACK))
     code, out, err = run(capsys, "gate", *args, "--registry", registry_dir, "--project-dir", project)
     assert (code, out) == (2, "")
     assert words in err and "Traceback" not in err
@@ -200,7 +167,7 @@ def test_should_name_the_file_and_step_of_a_broken_call_step(
             "--active-color",
             "green",
             "--project-dir",
-            _project(tmp_path, _config(registry_dir, "blue", blue=LIVE, green=BACK)),
+            _project(tmp_path, flip_config(registry_dir, "blue", blue=LIVE, green=BACK)),
         ],
     ):
         code, _, err = run(capsys, "gate", *args)
@@ -234,7 +201,7 @@ def test_should_name_a_hostile_stack_file(
     damage: Any,
     words: str,
 ) -> None:
-    project = _project(tmp_path, _config(registry_dir, "blue", blue=LIVE, green=BACK))
+    project = _project(tmp_path, flip_config(registry_dir, "blue", blue=LIVE, green=BACK))
     stack_file = project / "Pulumi.ci.yaml"
     stack_file.write_bytes(damage("" if case == "not UTF-8" else stack_file.read_text()))
     if case == "not UTF-8":
@@ -249,7 +216,7 @@ def test_should_name_a_hostile_stack_file(
 def test_should_render_a_flip_without_editing_the_stack_file(
     tmp_path: Path, registry_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = _project(tmp_path, _config(registry_dir, "blue", blue={"users": 2}, green={"users": 3}))
+    project = _project(tmp_path, flip_config(registry_dir, "blue", blue={"users": 2}, green={"users": 3}))
     before = (project / "Pulumi.ci.yaml").read_bytes()
     code, out, err = run(
         capsys,
@@ -279,7 +246,7 @@ def test_should_render_a_flip_without_editing_the_stack_file(
 def test_should_refuse_to_render_an_incompatible_flip(
     tmp_path: Path, registry_dir: Path, capsys: pytest.CaptureFixture[str], how: list[str]
 ) -> None:
-    project = _project(tmp_path, _config(registry_dir, "blue", blue=LIVE, green=BACK))
+    project = _project(tmp_path, flip_config(registry_dir, "blue", blue=LIVE, green=BACK))
     code, out, err = run(
         capsys,
         "render",

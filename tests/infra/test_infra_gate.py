@@ -8,7 +8,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from infra_fixtures import ROOT, base_config, checkpoint_document, fake_pulumi, run_stack
+from infra_fixtures import base_config, checkpoint_document, fake_pulumi, flip_config, run_stack
 
 from infra.config import Color
 from infra.flip_guard import FlipGuardError, check_router_update, make_flip_guard
@@ -17,41 +17,6 @@ from infra.labels import schemas_annotation
 from infra.live_color import CLI_ENV_VAR
 from infra.offline.mock_runtime import ProgramRun
 from infra.router import router_annotations
-from versioning import Compatibility, Registry
-
-ORDER_V1 = {
-    "type": "record",
-    "name": "Order",
-    "fields": [{"name": "id", "type": "string"}, {"name": "amount", "type": "int"}],
-}
-ORDER_V2 = {"type": "record", "name": "Order", "fields": [{"name": "id", "type": "string"}]}
-EVENT_V1 = {"type": "record", "name": "Event", "fields": [{"name": "count", "type": "long"}]}
-EVENT_V2 = {"type": "record", "name": "Event", "fields": [{"name": "count", "type": "int"}]}
-
-
-@pytest.fixture
-def registry_dir(tmp_path: Path) -> Path:
-    """A registry with three subjects: users (the project's, BACKWARD), orders v2 drops a required
-    field (BACKWARD: fine forward, a rollback to v1 cannot read v2 data), events v2 narrows long to int
-    (FORWARD: v1 readers promote v2's ints; going back to v1, v2 readers cannot take v1's longs)."""
-    folder = tmp_path / "registry"
-    folder.mkdir()
-    registry = Registry.load(folder)
-    project = load_registry(ROOT / "schemas")
-    for version in project.subject("users").versions:
-        registry.add_version("users", project.subject("users").schema(version), Compatibility.BACKWARD)
-    registry.add_version("orders", ORDER_V1, Compatibility.BACKWARD)
-    registry.add_version("orders", ORDER_V2)
-    registry.add_version("events", EVENT_V1, Compatibility.FORWARD)
-    registry.add_version("events", EVENT_V2)
-    return folder
-
-
-def _config(registry_dir: Path, active: str, blue: dict[str, int], green: dict[str, int]) -> dict[str, Any]:
-    config = base_config(activeColor=active, schemaRegistry=str(registry_dir))
-    config["releases"]["blue"]["schemas"] = blue
-    config["releases"]["green"]["schemas"] = green
-    return config
 
 
 def test_should_allow_a_compatible_flip(green_flip_run: ProgramRun) -> None:
@@ -60,7 +25,7 @@ def test_should_allow_a_compatible_flip(green_flip_run: ProgramRun) -> None:
 
 def test_should_refuse_an_incompatible_flip_and_list_every_incompatibility(registry_dir: Path) -> None:
     # Blue on v2 everywhere is live; moving to green, which is back on v1, breaks orders and events.
-    config = _config(
+    config = flip_config(
         registry_dir, "green", blue={"orders": 2, "events": 2, "users": 3}, green={"orders": 1, "events": 1, "users": 2}
     )
     with pytest.raises(FlipRefused) as raised:
@@ -89,7 +54,7 @@ def test_should_refuse_before_declaring_any_resource(registry_dir: Path) -> None
         declared.append(args.name)
         return original(self, args)
 
-    config = _config(registry_dir, "green", blue={"orders": 2}, green={"orders": 1})
+    config = flip_config(registry_dir, "green", blue={"orders": 2}, green={"orders": 1})
     mock_runtime.PlatformMocks.new_resource = spy  # type: ignore[method-assign]
     try:
         with pytest.raises(FlipRefused):
@@ -104,7 +69,7 @@ def test_should_refuse_when_the_live_colour_comes_from_the_router_in_the_state(
 ) -> None:
     # As under `pulumi up`: no PIPELINE_LIVE_COLOR, the program reads the router Service from the state.
     cli = fake_pulumi(tmp_path / "bin", checkpoint_document(blue_run))
-    config = _config(registry_dir, "green", blue={"orders": 2}, green={"orders": 1})
+    config = flip_config(registry_dir, "green", blue={"orders": 2}, green={"orders": 1})
     with pytest.raises(FlipRefused, match="from blue \\(live\\) to green"):
         run_stack(config, live=None, env={CLI_ENV_VAR: str(cli)})
     assert (tmp_path / "bin" / "args.txt").read_text().split() == [
@@ -118,16 +83,16 @@ def test_should_refuse_when_the_live_colour_comes_from_the_router_in_the_state(
 def test_should_gate_a_rollback_in_its_own_direction(registry_dir: Path) -> None:
     # Green (orders v2) is live; rolling back to blue (orders v1) is refused...
     with pytest.raises(FlipRefused) as raised:
-        run_stack(_config(registry_dir, "blue", blue={"orders": 1}, green={"orders": 2}), live="green")
+        run_stack(flip_config(registry_dir, "blue", blue={"orders": 1}, green={"orders": 2}), live="green")
     assert [(i.live_version, i.candidate_version) for i in raised.value.incompatibilities] == [(2, 1)]
     # ...while the same pair of releases may move forward from blue to green.
-    run = run_stack(_config(registry_dir, "green", blue={"orders": 1}, green={"orders": 2}), live="blue")
+    run = run_stack(flip_config(registry_dir, "green", blue={"orders": 1}, green={"orders": 2}), live="blue")
     assert run.outputs["activeColor"] == "green"
 
 
 @pytest.mark.parametrize("live", ["none", "green"])
 def test_should_not_gate_a_first_deployment_or_an_update_without_a_move(registry_dir: Path, live: str) -> None:
-    run = run_stack(_config(registry_dir, "green", blue={"orders": 2}, green={"orders": 1}), live=live)
+    run = run_stack(flip_config(registry_dir, "green", blue={"orders": 2}, green={"orders": 1}), live=live)
     assert run.outputs["activeColor"] == "green"
 
 

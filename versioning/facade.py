@@ -216,6 +216,20 @@ _QUICK: dict[str, str] = {
 """For each plain Avro type, a test that a value is certainly valid (the reference may accept more)."""
 
 
+def _flat_fields(schema: Schema) -> list[tuple[dict[str, Any], list[str]]] | None:
+    """A record version's fields with their type's branches, when every branch is a plain type the generated
+    checks know (:data:`_QUICK`); None for any other schema."""
+    if not isinstance(schema.json, dict) or schema.json.get("type") != "record":
+        return None
+    flat = []
+    for f in schema.fields:
+        branches = f["type"] if isinstance(f["type"], list) else [f["type"]]
+        if not branches or not all(isinstance(b, str) and b in _QUICK for b in branches):
+            return None
+        flat.append((f, branches))
+    return flat
+
+
 def compile_record_check(schema: Schema, version_field: str = VERSION_FIELD) -> Callable[[Any], bool] | None:
     """A function telling, for one record, "certainly valid" (True) or "ask the reference" (False).
 
@@ -226,13 +240,11 @@ def compile_record_check(schema: Schema, version_field: str = VERSION_FIELD) -> 
     As :func:`versioning.upgrade.rows.compile_plan` does, the function is generated source, one test per
     field in a row; field names enter it only as ``repr`` literals.
     """
-    if not isinstance(schema.json, dict) or schema.json.get("type") != "record":
+    flat = _flat_fields(schema)
+    if flat is None:
         return None
     terms = ["type(r) is dict", "r.keys() <= known"]
-    for f in schema.fields:
-        branches = f["type"] if isinstance(f["type"], list) else [f["type"]]
-        if not branches or not all(isinstance(b, str) and b in _QUICK for b in branches):
-            return None
+    for f, branches in flat:
         test = " or ".join(_QUICK[b] for b in branches)  # "{v}" where the value goes
         fetch = f"(v := r.get({f['name']!r}, missing))"
         if "default" in f:  # may be absent
@@ -269,7 +281,8 @@ def compile_error_lister(
     errors; a missing field and an unknown key get the reference's messages. The function returns None for a
     value that is not exactly a dict, so the reference answers that too. Generated source, as the quick check.
     """
-    if compile_record_check(schema, version_field) is None or len(validator.top_fields) != len(schema.fields):
+    flat = _flat_fields(schema)
+    if flat is None or len(validator.top_fields) != len(flat):
         return None
     lines = ["def lister(r):", "    if type(r) is not dict:", "        return None", "    out = []", "    present = 0"]
     scope: dict[str, Any] = {
@@ -280,9 +293,8 @@ def compile_error_lister(
         "refer": _refer,
         "wrong_type": wrong_type,
     }
-    for index, (f, (name, check, optional)) in enumerate(zip(schema.fields, validator.top_fields, strict=True)):
+    for index, ((f, branches), (name, check, optional)) in enumerate(zip(flat, validator.top_fields, strict=True)):
         assert f["name"] == name
-        branches = f["type"] if isinstance(f["type"], list) else [f["type"]]
         test = " or ".join(_QUICK[b] for b in branches).format(v="v")
         scope[f"check{index}"] = check
         lines.append(f"    v = r.get({name!r}, missing)")

@@ -10,7 +10,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint typecheck pytest airflow-venv test-services render clean engine engine-test
 
-$(STAMP): requirements.txt pyproject.toml
+# Installing the project (requirements.txt ends with `-e .`) also compiles RowValidator's plain-value scan.
+$(STAMP): requirements.txt pyproject.toml versioning/validation/_plain.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
@@ -49,4 +50,4 @@ pytest: $(STAMP) airflow-venv test-services
 test: lint typecheck pytest
 
 clean:
-	rm -rf $(VENV) .venv-airflow rendered .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-airflow rendered .pytest_cache .mypy_cache .ruff_cache build versioning/validation/*.so

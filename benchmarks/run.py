@@ -93,18 +93,21 @@ def rows_validation(count: int, repeat: int) -> list[Result]:
     records = data_gen.six_field_records(count)
     schema = parse_schema(data_gen.SIX_FIELDS)
     fast = RowValidator(schema)
+    uncompiled = RowValidator(schema, compiled=False)
+    fast_name = "fast RowValidator.invalid" + ("" if fast.compiled else " (compiled scan not built)")
     adapter = pydantic.TypeAdapter(list[_Event])
     from versioning.validation import Validator
 
     reference = Validator(schema)
-    assert not list(fast.invalid(records))
+    assert not list(fast.invalid(records)) and not list(uncompiled.invalid(records))
     medians = interleaved(
         repeat,
         {
             "reference Validator.invalid": lambda: list(reference.invalid(records)),
             "pydantic v2 TypeAdapter(list[TypedDict])": lambda: adapter.validate_python(records),
             "msgspec convert(list[Struct])": lambda: msgspec.convert(records, list[_EventStruct]),
-            "fast RowValidator.invalid": lambda: list(fast.invalid(records)),
+            fast_name: lambda: list(fast.invalid(records)),
+            "fast RowValidator.invalid, scan in Python": lambda: list(uncompiled.invalid(records)),
         },
     )
     return [Result(name, seconds, count) for name, seconds in medians.items()]

@@ -1,4 +1,5 @@
-"""The validation contract, run against every implementation: the reference Validator and the msgspec RowValidator.
+"""The validation contract, run against every implementation: the reference Validator and the msgspec RowValidator
+(with its compiled plain-value scan, and with the same check in Python, which runs where the scan is not built).
 
 1. Every implementation gives the reference's verdict and errors, record for record.
 2. What an implementation accepts, fastavro writes and reads back unchanged (at the type's own precision):
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import fastavro
+import msgspec
 import pytest
 from avro_strategies import for_fastavro, read_back, record_schemas, records, same, valid_values
 from hypothesis import HealthCheck, given, settings
@@ -22,7 +24,11 @@ from hypothesis import strategies as st
 from versioning.schema import Schema, parse_schema
 from versioning.validation import RecordErrors, RowValidator, Validator
 
-IMPLEMENTATIONS: dict[str, Callable[[Schema], Any]] = {"reference": Validator, "rows (msgspec)": RowValidator}
+IMPLEMENTATIONS: dict[str, Callable[[Schema], Any]] = {
+    "reference": Validator,
+    "rows (msgspec, compiled scan)": RowValidator,
+    "rows (msgspec, scan in Python)": lambda schema: RowValidator(schema, compiled=False),
+}
 
 
 def verdicts(validator: Any, batch: list[dict[str, Any]]) -> list[tuple[int, list[str]]]:
@@ -80,6 +86,14 @@ class _Items(list):
     pass
 
 
+class _Count(int):
+    pass
+
+
+class _Blob(bytes):
+    pass
+
+
 CONTAINERS = {
     "type": "record",
     "name": "Holder",
@@ -89,9 +103,28 @@ CONTAINERS = {
         {"name": "inner", "type": {"type": "record", "name": "Inner", "fields": [{"name": "n", "type": "long"}]}},
         {"name": "maybe", "type": ["null", {"type": "array", "items": {"type": "array", "items": "int"}}]},
         {"name": "label", "type": "string"},
+        {"name": "note", "type": ["null", "string"], "default": None},
+        {"name": "blob", "type": "bytes"},
+        {"name": "code", "type": {"type": "fixed", "name": "Code", "size": 2}},
+        {"name": "size", "type": "long"},
+        {"name": "ratio", "type": "double"},
+        {"name": "level", "type": {"type": "enum", "name": "Level", "symbols": ["low", "high"]}},
+        {"name": "blobs", "type": {"type": "array", "items": "bytes"}},
     ],
 }
-PLAIN = {"tags": ["a"], "counts": {"x": 1}, "inner": {"n": 1}, "maybe": [[1, 2]], "label": "ok"}
+PLAIN = {
+    "tags": ["a"],
+    "counts": {"x": 1},
+    "inner": {"n": 1},
+    "maybe": [[1, 2]],
+    "label": "ok",
+    "blob": b"x",
+    "code": b"ab",
+    "size": 2,
+    "ratio": 0.5,
+    "level": "low",
+    "blobs": [b"y"],
+}
 
 
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
@@ -108,6 +141,22 @@ PLAIN = {"tags": ["a"], "counts": {"x": 1}, "inner": {"n": 1}, "maybe": [[1, 2]]
         ("maybe", [(1, 2)]),
         ("maybe", ([1],)),
         ("label", _Text("x")),
+        # Lone surrogates in text of two and of four bytes per character, where it is kept and inside containers.
+        ("label", "é\ud800"),
+        ("label", "😀\udfff"),
+        ("note", "ok \udc80"),
+        ("note", _Text("x")),
+        ("tags", ["a", "ü\ud83d"]),
+        ("counts", {"\ud800": 1}),
+        ("counts", {_Text("x"): 1}),
+        # Values msgspec hands back as another object than it was given, so only the record tells.
+        ("size", _Count(2)),
+        ("ratio", _Count(2)),
+        ("level", _Text("low")),
+        ("blob", memoryview(b"x")),
+        ("blob", _Blob(b"x")),
+        ("code", memoryview(b"ab")),
+        ("blobs", [memoryview(b"y")]),
     ],
 )
 def test_should_give_the_reference_verdict_for_python_containers_and_subclasses(
@@ -116,10 +165,22 @@ def test_should_give_the_reference_verdict_for_python_containers_and_subclasses(
     schema = parse_schema(CONTAINERS)
     batch = [dict(PLAIN), {**PLAIN, field: value}, dict(PLAIN)]
     expected = verdicts(Validator(schema), batch)
-    assert [position for position, _ in expected] == [2]  # the reference takes only exact lists, dicts and strs
+    assert [position for position, _ in expected] == [2]  # the reference takes only exact types, and text UTF-8 holds
     assert verdicts(IMPLEMENTATIONS[implementation](schema), batch) == expected
 
 
 def test_should_check_plain_batches_in_one_fast_pass() -> None:
     validator = RowValidator(parse_schema(CONTAINERS))
     assert validator.fast and validator._chunk_valid([dict(PLAIN)] * 10)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("stamp", [_Count(1), "\ud800", (1,), 2**70, msgspec.UNSET, None])
+def test_should_give_the_reference_verdict_whatever_the_version_stamp_holds(implementation: str, stamp: Any) -> None:
+    # The stamp the schema does not declare is typed Any for msgspec, which keeps whatever object it is given
+    # (msgspec.UNSET included, what a Struct holds for a field left out); the reference does not validate it.
+    schema = parse_schema(CONTAINERS)
+    batch = [dict(PLAIN), {**PLAIN, "schema_version": stamp}, {**PLAIN, "schema_version": stamp, "label": _Text("x")}]
+    expected = verdicts(Validator(schema), batch)
+    assert [position for position, _ in expected] == [3]
+    assert verdicts(IMPLEMENTATIONS[implementation](schema), batch) == expected

@@ -158,3 +158,23 @@ class _Compiler:
         if "union" in kinds or len(set(kinds)) != len(kinds):
             raise Unsupported("a union msgspec cannot tell apart")
         return Union[tuple(t for t, _ in branches)]  # noqa: UP007  # built at run time
+
+
+_IDENTITY_PRIMITIVES = frozenset({"null", "boolean", "string"})
+
+
+def keeps_identity(node: A.Schema) -> bool:
+    """Whether ``msgspec.convert`` stores the very object it was given for a value of this (compiled) type.
+
+    True for strings, booleans, nulls, the date and time logical types and unions of only these: a subclass or
+    any other oddity of the value is still there in the converted Struct, so a check may read the Struct instead
+    of the record. False where msgspec may hand back another object: ints and floats (an int subclass becomes an
+    int), enums (a str subclass becomes the symbol), bytes and fixed (a bytearray or memoryview becomes bytes), and
+    containers (new lists, dicts and Structs).
+    """
+    logical = logical_type(node)
+    if logical is not None and (logical, str(node.type)) in _LOGICAL:
+        return True
+    if isinstance(node, A.UnionSchema):
+        return all(map(keeps_identity, node.schemas))
+    return not isinstance(node, (A.NamedSchema, A.ArraySchema, A.MapSchema)) and str(node.type) in _IDENTITY_PRIMITIVES

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from registry_factory import field, optional, record, write_subject
@@ -169,3 +171,22 @@ def test_should_create_a_new_subject(tmp_path: Path) -> None:
     assert version == 1
     loaded = Registry.load(tmp_path).subject("orders")
     assert (loaded.versions, loaded.compatibility, loaded.table) == ([1], Compatibility.FULL, "orders")
+
+
+def test_should_let_a_copy_go_into_a_union_naming_the_same_named_type(tmp_path: Path) -> None:
+    # A schema writes a named type out once; a second field holding it names it: ["null", "Code"].
+    code = {"type": "enum", "name": "Code", "symbols": ["a", "b"]}
+    steps = [{"from": 1, "to": 2, "upgrade": [{"copy": {"field": "c2", "from": "c"}}]}]
+
+    def subject(name: str, v2_code: dict[str, Any]) -> None:
+        v2 = record(field("c", v2_code), field("c2", ["null", "Code"], default=None))
+        write_subject(tmp_path, name, [record(field("c", code)), v2], steps=steps, compatibility="NONE")
+
+    subject("same", code)
+    subject("fewer", {**code, "symbols": ["a"]})  # v2's Code lost a symbol: a v1 value may not fit it
+    assert problems_of(tmp_path) == [
+        f"{tmp_path.name}/fewer/subject.yaml:steps[0].upgrade[0]: copy: 'c2' in v2 cannot hold every value of "
+        f"'c' ({json.dumps(code)}); give 'c2' the same type (or a union including it)"
+    ]
+    shutil.rmtree(tmp_path / "fewer")
+    assert Registry.load(tmp_path).subject("same").convert({"c": "b"}, 2, 1)["c2"] == "b"

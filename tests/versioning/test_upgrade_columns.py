@@ -153,3 +153,47 @@ def test_should_give_the_rows_subject_convert_gives(data: st.DataObject) -> None
             {k: v for k, v in subject.convert(r, subject.latest, 1).items() if k != VERSION_FIELD} for r in rows
         ]
         assert out.to_pylist() == expected
+
+
+def _vouching_subject(root: Path, call: bool = False) -> Subject:
+    """v1 -> v2 under NONE: the uuid and one enum pass through unchanged, one enum loses a symbol, one is copied."""
+    level = {"type": "enum", "name": "Level", "symbols": ["low", "mid", "high"]}
+    code = {"type": "enum", "name": "Code", "symbols": ["a", "b"]}
+    uuid = {"type": "string", "logicalType": "uuid"}
+    v1 = [{"name": "id", "type": uuid}, {"name": "level", "type": level}, {"name": "code", "type": code}]
+    v2 = [
+        {"name": "id", "type": uuid, "doc": "docs do not change what a field takes"},
+        {"name": "level", "type": {**level, "symbols": ["low", "high"]}},
+        {"name": "code", "type": code},
+        {"name": "code_copy", "type": ["null", "Code"], "default": None},
+    ]
+    ops: list[Any] = [{"copy": {"field": "code_copy", "from": "code"}}]
+    if call:
+        ops = [{"call": {"upgrade": "steps:tag"}}]
+    files = {"versions": [v1, v2], "steps": [{"from": 1, "to": 2, "upgrade": ops}]}
+    return _load(files, root)
+
+
+def test_should_not_check_again_the_values_of_columns_passed_on_under_the_same_rules(tmp_path: Path) -> None:
+    upgrader = ColumnUpgrader(_vouching_subject(tmp_path), 1, 2)
+    # level: its v2 enum lost a symbol, so its values are checked again; code_copy is nullable, another rule.
+    assert upgrader.vouched == {"id", "code"}
+    table = pa.table(
+        {
+            "id": ["123e4567-e89b-12d3-a456-426614174000"] * 3,
+            "level": ["low", "mid", "high"],
+            "code": ["a", "b", "a"],
+        }
+    )
+    with pytest.raises(InvalidColumnsError) as caught:
+        upgrader.upgrade(table)
+    assert caught.value.version == 2
+    assert [str(e) for e in caught.value.errors] == [
+        "level: 1 values not among the enum's symbols (low, high), e.g. 'mid'; fix the values (rows 1)"
+    ]
+    out = upgrader.upgrade(table.set_column(1, "level", pa.array(["low", "high", "high"])))
+    assert out.column("code_copy").to_pylist() == ["a", "b", "a"]
+
+
+def test_should_check_every_column_after_a_call_step(tmp_path: Path) -> None:
+    assert ColumnUpgrader(_vouching_subject(tmp_path, call=True), 1, 2).vouched == frozenset()

@@ -143,3 +143,27 @@ def test_should_find_the_slot_of_each_field_of_a_struct() -> None:
         _plain.slot_offset(record_type, "c")
     with pytest.raises(TypeError, match="not an object slot"):
         _plain.slot_offset(record_type, "__module__")
+
+
+def test_should_refuse_converted_records_smaller_than_the_slots() -> None:
+    from versioning.validation import _plain
+
+    with pytest.raises(TypeError, match="too small"):
+        _plain.records_plain([{"a": "x"}], [object()], ((200, "a"),), (), rows.LEAVES, None)
+
+
+def test_should_not_hash_a_type_whose_metaclass_could_run_python_code() -> None:
+    from versioning.validation import _plain
+
+    class Meta(type):
+        pass
+
+    class Odd(metaclass=Meta):
+        pass
+
+    class Plain:
+        pass
+
+    leaves = frozenset({Odd, Plain})
+    assert _plain.records_plain([{"a": Plain()}], None, (), (), leaves, None)
+    assert not _plain.records_plain([{"a": Odd()}], None, (), (), leaves, None)

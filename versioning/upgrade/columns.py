@@ -56,6 +56,22 @@ class ColumnUpgrader:
                 run.append(step)
         if run:
             self.segments.append((run, self.target))
+        self.vouched = self._passed_through()
+
+    def _passed_through(self) -> frozenset[str]:
+        """Target columns the source check already vouches for: with no ``call`` step, those a plan passes on
+        as they are (a copy or a rename, the same Arrow array) from a source field under the same value rules."""
+        if len(self.segments) != 1 or self.segments[0][0][0].has_callable:
+            return frozenset()
+        plan = plan_fields(self.segments[0][0], [f.name for f in self.source.arrow])
+        vouched = set()
+        for name, expr in plan.items():
+            if not isinstance(expr, InputField) or name not in self.target.arrow.names:
+                continue
+            rules = self.target.value_rules(name)
+            if rules is not None and rules == self.source.value_rules(expr.name):
+                vouched.add(name)
+        return frozenset(vouched)
 
     def validate(self, data: pa.Table | pa.RecordBatch, first_row: int = 0) -> None:
         """Raise :class:`InvalidColumnsError` if the columns do not match the source version."""
@@ -79,7 +95,7 @@ class ColumnUpgrader:
                 names = [n for n in current.schema.names if n != VERSION_FIELD]
                 current = _apply_plan(plan_fields(steps, names), current, after)
         result: Columns = current
-        errors = self.target.errors(result, first_row)
+        errors = self.target.errors(result, first_row, self.vouched)
         if errors:
             raise InvalidColumnsError(self.subject.name, self.to_version, errors)
         return result

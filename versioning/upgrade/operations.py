@@ -461,6 +461,12 @@ def _copy_mismatch(old: Schema, source: str, new: Schema, target: str, to_versio
     source_types = _branches(source_field["type"])
     target_types = _branches(target_field["type"])
     missing = [t for t in source_types if t not in target_types]
+    if missing:
+        # A named type is written out once per schema and referred to by name after that (a union holding
+        # the very enum the record defines in another field is ["null", "Code"]): compare the parsed types.
+        parsed_source = _parsed_branches(old.parsed.fields_dict[source].type)  # type: ignore[attr-defined]
+        parsed_target = _parsed_branches(new.parsed.fields_dict[target].type)  # type: ignore[attr-defined]
+        missing = [t for t, p in zip(source_types, parsed_source, strict=True) if p not in parsed_target]
     if not missing:
         return None
     shown = ", ".join(json.dumps(t) for t in missing)
@@ -472,6 +478,11 @@ def _copy_mismatch(old: Schema, source: str, new: Schema, target: str, to_versio
 
 def _branches(kind: Any) -> list[Any]:
     return list(kind) if isinstance(kind, list) else [kind]
+
+
+def _parsed_branches(kind: Any) -> list[Any]:
+    """The branches of a parsed (``avro`` package) type: a union's, else the type itself."""
+    return list(kind.schemas) if kind.type == "union" else [kind]
 
 
 def _has_default(schema: Schema, name: str) -> bool:

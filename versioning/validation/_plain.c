@@ -88,6 +88,8 @@ static int value_plain(PyObject *value, PyObject *leaves, int depth) {
         }
         return 1;
     }
+    /* A type whose metaclass is not plain `type` could run Python code when hashed: not plain, no lookup. */
+    if (Py_TYPE(kind) != &PyType_Type) return 0;
     return PySet_Contains(leaves, (PyObject *)kind);
 }
 
@@ -100,11 +102,20 @@ static inline PyObject *slot_value(PyObject *converted, Py_ssize_t offset) {
 typedef struct {
     Py_ssize_t count;
     Py_ssize_t *offsets;
+    Py_ssize_t end; /* the bytes an object needs for every slot to lie inside it */
+    PyTypeObject *checked; /* the last converted type found big enough */
 } Slots;
 
-static int record_plain(PyObject *record, PyObject *converted, const Slots *slots, PyObject *originals,
+static int record_plain(PyObject *record, PyObject *converted, Slots *slots, PyObject *originals,
                         PyObject *leaves, PyObject *unset) {
     if (converted == NULL) return dict_plain(record, leaves, 1);
+    if (Py_TYPE(converted) != slots->checked) {
+        if (Py_TYPE(converted)->tp_basicsize < slots->end) {
+            PyErr_SetString(PyExc_TypeError, "records_plain: a converted record too small for the slots given");
+            return -1;
+        }
+        slots->checked = Py_TYPE(converted);
+    }
     /* msgspec accepted the record, so each of its keys is a field: the record's size is the number of fields it
      * has, counted below, unless it holds msgspec.UNSET itself as a value (which the Struct cannot tell apart
      * from a field left out). */
@@ -153,6 +164,8 @@ static int unpack_slots(PyObject *tuple, Slots *slots) {
             if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "records_plain: a slot offset inside the object header");
             return 0;
         }
+        if (slots->offsets[i] + (Py_ssize_t)sizeof(PyObject *) > slots->end)
+            slots->end = slots->offsets[i] + (Py_ssize_t)sizeof(PyObject *);
     }
     return 1;
 }
@@ -188,7 +201,7 @@ static PyObject *records_plain(PyObject *module, PyObject *const *args, Py_ssize
         PyErr_SetString(PyExc_TypeError, "records_plain: converted must be None or a list as long as records");
         return NULL;
     }
-    Slots unpacked = {0, NULL};
+    Slots unpacked = {0, NULL, 0, NULL};
     int found = unpack_slots(slots, &unpacked) ? 1 : -1;
     PyObject **items = PySequence_Fast_ITEMS(records);
     for (Py_ssize_t i = 0; i < count && found == 1; i++) {

@@ -9,6 +9,8 @@ hyphenated), as the reference validator demands.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from versioning.datafiles.arrow_types import arrow_schema
-from versioning.datafiles.avro_types import AvroSchema, Node, logical_type
+from versioning.datafiles.avro_types import PRIMITIVE_TYPES, AvroSchema, Node, logical_type
 from versioning.errors import VersioningError
 from versioning.schema import Schema
 from versioning.validation.reference import VERSION_FIELD
@@ -65,8 +67,15 @@ class ColumnValidator:
             {f["name"]: f["type"] for f in parsed["fields"]} if isinstance(parsed, dict) else {}
         )
 
-    def errors(self, data: pa.Table | pa.RecordBatch, first_row: int = 0) -> list[ColumnError]:
-        """Every problem with the columns: missing, unexpected or of the wrong type, nulls where none may be."""
+    def errors(
+        self, data: pa.Table | pa.RecordBatch, first_row: int = 0, vouched: Collection[str] = ()
+    ) -> list[ColumnError]:
+        """Every problem with the columns: missing, unexpected or of the wrong type, nulls where none may be.
+
+        ``vouched`` names columns whose values an earlier check under the same rules (equal
+        :meth:`value_rules`) has passed: their enum and UUID checks, one pass over the values each, are skipped;
+        their types and nulls are still checked.
+        """
         found: list[ColumnError] = []
         names = set(data.schema.names)
         for expected in self.arrow:
@@ -84,12 +93,22 @@ class ColumnValidator:
                 )
                 continue
             found.extend(_nulls(column, expected.type, expected.nullable, expected.name, first_row))
-            if expected.name in self._nodes:
+            if expected.name in self._nodes and expected.name not in vouched:
                 found.extend(self._values(column, self._nodes[expected.name], expected.name, first_row))
         for name in data.schema.names:
             if name not in self.arrow.names and name != VERSION_FIELD:
                 found.append(ColumnError(name, f"unexpected column (not in {self.schema.source}); drop it"))
         return found
+
+    def value_rules(self, name: str) -> str | None:
+        """A field's type with every named type spelled out (docs left out), as JSON: two fields with equal rules
+        take the same values, so a check under one vouches for the other. None for a field not in the schema."""
+        if name not in self._nodes:
+            return None
+        try:
+            return json.dumps(_spelled_out(self.avro, self._nodes[name], ()), sort_keys=True)
+        except RecursionError:  # a recursive type: never vouched for
+            return None
 
     def _values(self, column: Any, node: Node, path: str, first_row: int | None) -> list[ColumnError]:
         """Enum symbols and canonical UUIDs, in a column and its nested fields and items (rows of the top level)."""
@@ -128,6 +147,32 @@ class ColumnValidator:
             rows = tuple(first_row + i for i in pc.indices_nonzero(bad).to_pylist()[:SHOWN_ROWS])
         example = pc.filter(column, bad)[0].as_py()
         return [ColumnError(path, f"{count} {message}, e.g. {example!r}; fix the values", rows)]
+
+
+def _spelled_out(avro: AvroSchema, node: Node, open_names: tuple[str, ...]) -> Node:
+    """``node`` with each reference to a named type replaced by its definition; RecursionError for a recursive one."""
+    if isinstance(node, str):
+        if node in PRIMITIVE_TYPES:
+            return node
+        if node in open_names:
+            raise RecursionError(node)
+        return _spelled_out(avro, avro.named[node], (*open_names, node))
+    if isinstance(node, list):
+        return [_spelled_out(avro, branch, open_names) for branch in node]
+    if not isinstance(node, dict):
+        return node
+    spelled = {key: value for key, value in node.items() if key != "doc"}
+    if isinstance(node.get("name"), str):
+        open_names = (*open_names, node["name"])
+    for key in ("items", "values"):
+        if key in node:
+            spelled[key] = _spelled_out(avro, node[key], open_names)
+    if isinstance(node.get("fields"), list):
+        spelled["fields"] = [
+            {**{k: v for k, v in f.items() if k != "doc"}, "type": _spelled_out(avro, f["type"], open_names)}
+            for f in node["fields"]
+        ]
+    return spelled
 
 
 def _same_type(actual: pa.DataType, expected: pa.DataType) -> bool:

@@ -8,11 +8,12 @@ own.
 
 That pass closes the places where msgspec is more lenient than the reference, so that the answers are exactly
 the reference's for any Python values: it takes a lone surrogate in a string (text no UTF-8 writer can store),
-a subclass of str, a tuple or set for an array, and a dict subclass for a map or record. The pass is compiled
-(``versioning/validation/_plain.c``, built by the project's install) and walks each record once, scanning only
-strings wider than one byte per character; where it is not built, the same check runs in Python: exact
-containers in the fields that can hold them, then the chunk encoded as UTF-8 by msgspec's msgpack encoder,
-which finds a lone surrogate or a str subclass anywhere in one C-level pass (benchmarks/README.md, "Rows").
+a subclass of str or int, a tuple or set for an array, a memoryview for bytes, and a dict subclass for a map or
+record. The pass is compiled (``versioning/validation/_plain.c``, built by the project's install) and walks each
+record once, scanning only strings wider than one byte per character; where it is not built, the same check
+runs in Python: exact containers and bytes in the fields that can hold them, then the chunk encoded as UTF-8 by
+msgspec's msgpack encoder, which finds a lone surrogate or a subclass of str or int anywhere in one C-level
+pass (benchmarks/README.md, "Rows").
 """
 
 from __future__ import annotations

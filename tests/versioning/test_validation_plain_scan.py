@@ -13,6 +13,8 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from versioning.validation import rows
 
@@ -167,3 +169,54 @@ def test_should_not_hash_a_type_whose_metaclass_could_run_python_code() -> None:
     leaves = frozenset({Odd, Plain})
     assert _plain.records_plain([{"a": Plain()}], None, (), (), leaves, None)
     assert not _plain.records_plain([{"a": Odd()}], None, (), (), leaves, None)
+
+
+def _spec_plain(value: Any, depth: int = 1) -> bool:
+    """What the scan's docs promise, written out in Python: the property test's yardstick."""
+    kind = type(value)
+    if kind is str:
+        return not any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if kind is int:
+        return -(2**63) <= value < 2**64
+    if value is None or kind in (float, bool) or kind in rows.LEAVES:
+        return True
+    if kind is list:
+        return depth < 128 and all(_spec_plain(v, depth + 1) for v in value)
+    if kind is dict:
+        keys_plain = all(type(k) is str and _spec_plain(k) for k in value)
+        return depth < 128 and keys_plain and all(_spec_plain(v, depth + 1) for v in value.values())
+    return False
+
+
+_texts = st.text(st.characters(codec=None, categories=None), max_size=6) | st.sampled_from(
+    ["\ud800", "é\udfff", "😀\udc00", "ascii", "♥"]
+)
+_scalars = (
+    _texts
+    | st.builds(_Text, _texts)
+    | st.integers(-(2**65), 2**65)
+    | st.floats()
+    | st.booleans()
+    | st.none()
+    | st.binary(max_size=3)
+    | st.builds(bytearray, st.binary(max_size=3))
+    | st.builds(memoryview, st.binary(max_size=3))
+    | st.dates()
+    | st.datetimes()
+    | st.times()
+    | st.timedeltas()
+)
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3)
+    | st.builds(tuple, st.lists(inner, max_size=2))
+    | st.dictionaries(_texts | st.builds(_Text, _texts) | st.integers(0, 3), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(records=st.lists(st.dictionaries(_texts, _values, max_size=4), max_size=4))
+def test_should_call_plain_exactly_what_its_docs_promise(records: list[dict[str, Any]]) -> None:
+    expected = all(_spec_plain(record, 1) for record in records)
+    assert _plain(*records) is expected

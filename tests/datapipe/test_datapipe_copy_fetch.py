@@ -192,6 +192,13 @@ def fill(engine: sa.Engine, schema: str, rows: int) -> None:
             f"timestamptz '2020-01-01 UTC' + g * interval '1 ms' FROM generate_series(1, {rows}) g")
 
 
+def edge_rows(connection: Any, schema: str) -> int:
+    """How many rows the edge table holds, asked on the (raw) connection a fetch used: it still answers."""
+    cursor = connection.cursor()
+    cursor.execute(f"SELECT count(*) FROM {schema}.edge")
+    return int(cursor.fetchone()[0])
+
+
 def test_should_read_the_copy_at_most_three_blocks_ahead_of_a_slow_consumer(
     edge: tuple[Project, sa.Engine, str]
 ) -> None:
@@ -238,9 +245,7 @@ def test_should_give_the_connection_back_when_the_consumer_stops_early(edge: tup
         batches.close()  # as when writing the Avro file fails: the COPY is cancelled, the thread gone
         assert not [t for t in threading.enumerate() if t.name == "datapipe-copy-fetch"]
         connection.rollback()
-        cursor = connection.cursor()
-        cursor.execute(f"SELECT count(*) FROM {schema}.edge")
-        assert cursor.fetchone()[0] == 20_000
+        assert edge_rows(connection, schema) == 20_000
     finally:
         connection.close()
 
@@ -257,9 +262,7 @@ def test_should_leave_the_connection_ready_for_the_next_statement_after_the_copy
     connection = engine.raw_connection()
     try:
         fetched = sum(count for _, count in copy_fetch.batches(connection.dbapi_connection, sql, plan))
-        cursor = connection.cursor()
-        cursor.execute(f"SELECT count(*) FROM {schema}.edge")
-        assert fetched == cursor.fetchone()[0] == rows
+        assert fetched == edge_rows(connection, schema) == rows
     finally:
         connection.close()
 
@@ -276,9 +279,7 @@ def test_should_raise_the_servers_error_met_in_the_middle_of_the_copy(edge: tupl
             for _ in copy_fetch.batches(connection.dbapi_connection, failing, plan, block_bytes=4096):
                 pass
         connection.rollback()
-        cursor = connection.cursor()
-        cursor.execute(f"SELECT count(*) FROM {schema}.edge")
-        assert cursor.fetchone()[0] == 20_000
+        assert edge_rows(connection, schema) == 20_000
     finally:
         connection.close()
 
@@ -305,8 +306,7 @@ def test_should_stop_promptly_while_the_server_is_slow_to_send_rows(edge: tuple[
             stopped_after = time.monotonic() - started
             raise RuntimeError("the consumer's error")  # psycopg ends the COPY as it does for any error
         connection.rollback()
-        cursor.execute(f"SELECT count(*) FROM {schema}.edge")
-        assert cursor.fetchone()[0] == 2000
+        assert edge_rows(connection, schema) == 2000
     finally:
         connection.close()
     assert stopped_after < 10
